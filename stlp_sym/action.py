@@ -210,9 +210,12 @@ class Aggregate:
     name: str
     expr: sp.Expr
     direction: Literal["in", "out"] = "in"
+    #: For the time derivative ``a_dK`` of an aggregate that a derivation introduces: ``a``.
+    derived_from: str | None = None
 
     def __post_init__(self) -> None:
-        check_identifier(self.name, "aggregate")
+        if self.derived_from is None:
+            check_identifier(self.name, "aggregate")
         if self.direction not in ("in", "out"):
             raise ActionError(f"aggregate {self.name!r}: direction must be 'in' or 'out'")
         object.__setattr__(self, "expr", canonical(self.expr))

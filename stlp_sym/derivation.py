@@ -181,7 +181,7 @@ def _name_aggregate_derivatives(
         order = int(d.derivative_count)
         name = f"{base}_d{order}"
         source = aggregates[base]
-        found[name] = Aggregate(name, source.expr.diff(t, order), source.direction)
+        found[name] = Aggregate(name, source.expr.diff(t, order), source.direction, base)
         replacements[d] = sp.Function(name if end is None else f"{name}__{end}")(t)
     return expr.xreplace(replacements)
 

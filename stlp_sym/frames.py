@@ -105,8 +105,8 @@ def occurrences(expr: sp.Expr) -> set[tuple[str, str | None, int, bool]]:
     """Every ``(base, end, order, inside_sum)`` of an undefined function in ``expr``.
 
     >>> from stlp_sym.action import fn
-    >>> sorted(occurrences(fn("x").diff(t) + InSum(fn("x__src"))))
-    [('x', None, 1, False), ('x', 'src', 0, True)]
+    >>> sorted(occurrences(fn("x").diff(t) + InSum(fn("x__src"))), key=str)
+    [('x', 'src', 0, True), ('x', None, 1, False)]
     """
     found: set[tuple[str, str | None, int, bool]] = set()
     _collect(expr, False, found)

@@ -99,36 +99,30 @@ def _aggregate_contents(expr: sp.Expr, aggregates: Mapping[str, Aggregate]) -> s
     return found
 
 
-def _local_leading(
+def _leading_occurrences(
     action: Action,
     name: str,
     expr: sp.Expr,
     orders: Mapping[str, int],
     aggregates: Mapping[str, Aggregate],
-) -> list[str]:
-    """Fields whose leading unknown occurs locally in the equation of ``name``.
+) -> tuple[list[str], list[str]]:
+    """Fields whose leading unknown occurs in the equation of ``name``: locally, and elsewhere.
 
-    A leading unknown of any other node, arc or domain (at an arc end, inside a neighbour sum
-    or an aggregate) makes the block span several nodes or arcs: a :class:`StructureError`.
+    Elsewhere means at an arc end, inside a neighbour sum or an aggregate, or in another domain:
+    such an occurrence makes the block span several nodes or arcs.
     """
     domain = action.field(name).domain
     fields = {f.name: f for f in action.fields}
-    local = []
-    hidden = {(b, o, "src/dst", True) for b, o in _aggregate_contents(expr, aggregates)}
+    local, remote = set(), set()
+    hidden = {(b, "src", o, True) for b, o in _aggregate_contents(expr, aggregates)}
     for base, end, order, inside in occurrences(expr) | hidden:
         if base not in fields or order != orders[base]:
             continue
         if end is None and not inside and fields[base].domain == domain:
-            local.append(base)
-            continue
-        where = "inside a neighbour sum or aggregate" if inside else "at a neighbour"
-        raise StructureError(
-            f"the equation of field {name!r} contains the leading unknown "
-            f"{base}^({order}) {where}: its block spans several nodes or arcs, so it has no "
-            "local explicit form. Reformulate the action, or for an algebraic constraint "
-            + POLICY_HINT
-        )
-    return sorted(set(local))
+            local.add(base)
+        else:
+            remote.add(f"{base}^({order})")
+    return sorted(local), sorted(remote)
 
 
 def _match(action: Action, incidence: Mapping[str, list[str]]) -> dict[str, str]:
@@ -171,9 +165,15 @@ def _solve_domain(
         for u in names:
             entry = sp.expand(equations[eq].diff(leading[u]))
             if entry.has(*unknowns):
+                hint = (
+                    f" (field {u!r} never appears differentiated: give it a kinetic term)"
+                    if leading[u] == sp.Function(u)(t)
+                    else ""
+                )
                 raise StructureError(
-                    f"the equation of field {eq!r} is nonlinear in the leading unknown "
-                    f"{leading[u]}; only equations linear in their highest derivatives are solved"
+                    f"the equation of field {eq!r} is nonlinear in {leading[u]}, the leading "
+                    f"unknown of field {u!r}{hint}; only equations linear in their highest "
+                    "derivatives are solved"
                 )
             jac[eq, u] = entry
             if entry != 0:
@@ -207,14 +207,22 @@ def explicit_system(
     """
     orders = field_orders(action, equations, aggregates)
     by_name = {a.name: a for a in aggregates}
-    incidence = {}
+    incidence, remote = {}, {}
     for name, expr in equations.items():
-        incidence[name] = _local_leading(action, name, expr, orders, by_name)
+        incidence[name], remote[name] = _leading_occurrences(action, name, expr, orders, by_name)
         if not incidence[name]:
             kind = "constraint" if action.field(name).multiplier else "equation"
             raise StructureError(
                 f"the {kind} of field {name!r} is algebraic: it contains no leading unknown of "
                 f"its own ({expr} = 0); " + POLICY_HINT
+            )
+    for name, unknowns in remote.items():
+        if unknowns:
+            raise StructureError(
+                f"the equation of field {name!r} contains the leading unknown(s) "
+                f"{', '.join(unknowns)} of neighbouring nodes, arcs or another domain: its block "
+                "spans several nodes or arcs, so it has no local explicit form. Reformulate the "
+                "action, or for an algebraic constraint " + POLICY_HINT
             )
     matching = _match(action, incidence)
     leading = {f.name: derivative(sp.Function(f.name)(t), orders[f.name]) for f in action.fields}
