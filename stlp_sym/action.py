@@ -135,9 +135,9 @@ def check_identifier(name: str, what: str) -> None:
     # sanitises its local variable names.
     if name in RESERVED_NAMES:
         raise ActionError(f"{what} name {name!r} is reserved; choose another name")
-    if re.fullmatch(r".*_d[0-9]+", name) or name.endswith("_hat"):
+    if re.fullmatch(r".*_d[0-9]+", name):
         raise ActionError(
-            f"{what} name {name!r} collides with generated names (suffixes _dK and _hat); "
+            f"{what} name {name!r} collides with generated state names (suffix _dK); "
             "choose another name"
         )
 
@@ -278,6 +278,8 @@ class Action:
         parameters and ``t``.
     global_ : ``L_global``: global fields, parameters and ``t``.
     name, description : for listings and generated headers.
+    factor : the dissipation factor ``phi(t)`` (e.g. ``exp(theta t)``) by which multipliers are
+        normalised; parameters and ``t`` only. Default 1.
 
     Undeclared names are rejected when the action is built (:class:`~stlp_sym.errors.ActionError`).
     """
@@ -292,11 +294,12 @@ class Action:
     parameters: tuple[Parameter, ...] = ()
     name: str = "action"
     description: str = ""
+    factor: sp.Expr = sp.S.One
 
     def __post_init__(self) -> None:
         for name in ("fields", "signals", "clamps", "aggregates", "parameters"):
             object.__setattr__(self, name, _as_tuple(getattr(self, name)))
-        for name in ("node", "edge", "global_"):
+        for name in ("node", "edge", "global_", "factor"):
             object.__setattr__(self, name, canonical(getattr(self, name)))
         object.__setattr__(self, "_by_name", self._declarations())
         from .validation import validate_action  # local: validation imports this module
@@ -355,6 +358,7 @@ class Action:
                 "parameters",
                 "name",
                 "description",
+                "factor",
             )
         }
         values.update(changes)

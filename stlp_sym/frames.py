@@ -31,6 +31,8 @@ class NeighbourSum(sp.Function):
         if arg == 0:
             return sp.S.Zero
         # Factors that are the same on every arc (numbers, parameters, t) move out of the sum.
+        if arg.is_Add:
+            arg = sp.factor_terms(arg)
         if arg.is_Mul:
             constant, varying = arg.as_independent(AppliedUndef, *_frame_symbols(arg))
             if constant != 1:

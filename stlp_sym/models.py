@@ -12,12 +12,11 @@ name the command line uses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
 from .action import (
-    IS_FREE,
     IS_OUTPUT,
     Action,
     Aggregate,
@@ -29,6 +28,7 @@ from .action import (
     src,
     t,
 )
+from .transforms import Options
 
 x, w, lam, u, z, a = (fn(name) for name in ("x", "w", "lambda", "u", "z", "a"))
 c, theta, q, r, r_w, m_x, m_w, alpha = sp.symbols("c theta q r r_w m_x m_w alpha")
@@ -47,6 +47,7 @@ def stlp() -> Action:
     """MATH.md section 3: the neural ODE constraint ``xdot = c (sigma(a) - x)``."""
     return Action(
         name="stlp",
+        factor=phi,
         description="STLP, neural ODE constraint xdot = c (sigma(a) - x) (Hamiltonian view)",
         fields=(Field("x"), Field("lambda", role="free", multiplier=True), Field("w", "edge")),
         parameters=_parameters(c=1.0, theta=1.0, q=100.0, r=0.1, r_w=1.0),
@@ -60,10 +61,11 @@ def stlp_holonomic() -> Action:
     """MATH.md section 4: the algebraic constraint ``x = sigma(a)`` with massive neurons."""
     return Action(
         name="stlp-holonomic",
+        factor=phi,
         description="STLP with the algebraic constraint x = sigma(a) and massive neurons",
         fields=(Field("x"), Field("lambda", role="free", multiplier=True), Field("w", "edge")),
         parameters=_parameters(theta=2.0, q=100.0, m_x=0.1, m_w=0.1, r_w=1.0),
-        node=phi * (m_x / 2 * IS_FREE * x.diff(t) ** 2) + _TRACKING + lam * (x - sigma(a)),
+        node=phi * m_x / 2 * x.diff(t) ** 2 + _TRACKING + lam * (x - sigma(a)),
         edge=phi * (m_w / 2 * w.diff(t) ** 2 + r_w / 2 * w**2),
         **_NEURAL,
     )
@@ -123,24 +125,28 @@ def _parameters(**defaults: float) -> tuple[Parameter, ...]:
 
 @dataclass(frozen=True)
 class Model:
-    """A built-in model: its name, a one-line description and the builder of its action."""
+    """A built-in model: its name, the builder of its action and its default options."""
 
     name: str
     build: Callable[[], Action]
+    options: Options = field(default_factory=Options)
 
     @property
     def description(self) -> str:
         return self.build().description
 
 
+# Mechanics models are never flipped and have no multipliers to normalise.
+_MECHANICS = Options(flip=False, normalise=False, integrator="rk4")
+
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
-        Model("stlp", stlp),
-        Model("stlp-holonomic", stlp_holonomic),
-        Model("cal4", cal4),
-        Model("pendulum", pendulum),
-        Model("henon-heiles", henon_heiles),
-        Model("high-order", high_order),
+        Model("stlp", stlp, Options()),
+        Model("stlp-holonomic", stlp_holonomic, Options(policy="penalty")),
+        Model("cal4", cal4, Options(integrator="rk4")),
+        Model("pendulum", pendulum, _MECHANICS),
+        Model("henon-heiles", henon_heiles, _MECHANICS),
+        Model("high-order", high_order, _MECHANICS),
     )
 }

@@ -161,6 +161,7 @@ def validate_action(action: Action) -> None:
         (action.edge, "edge", f"edge term of {action.name!r}"),
         (action.global_, "global", f"global term of {action.name!r}"),
     ]
+    terms.append((action.factor, "global", f"dissipation factor of {action.name!r}"))
     terms += [(a.expr, "aggregate", f"aggregate {a.name!r}") for a in action.aggregates]
     for expr, frame, where in terms:
         _check_names(action, expr, frame, where)
