@@ -1,0 +1,162 @@
+"""The ``stlp`` command: a thin layer over the pipeline stages.
+
+``stlp models`` lists the built-in models; ``stlp derive MODEL`` prints the derived equations.
+SymPy is imported only by the commands that need it, so ``stlp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from .errors import StlpError
+
+
+def _model(name: str):
+    from .models import MODELS
+
+    if name not in MODELS:
+        raise StlpError(f"unknown model {name!r}; `stlp models` lists them: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def _options(model, args: argparse.Namespace):
+    """The model's default options, overridden by the flags the user gave."""
+    changes = {
+        key: getattr(args, key)
+        for key in ("flip", "normalise", "policy")
+        if getattr(args, key, None) is not None
+    }
+    return replace(model.options, **changes)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import MODELS
+
+    width = max(map(len, MODELS))
+    for name, model in MODELS.items():
+        print(f"{name:<{width}}  {model.description}")
+        print(f"{'':<{width}}  defaults: {model.options.describe()}")
+    return 0
+
+
+def _print_expanded(derivation, spec: str) -> None:
+    from .expansion import expand
+    from .graph import Digraph
+
+    graph = Digraph.from_spec(spec)
+    expanded = expand(derivation, graph)
+    print(f"\nEquations on {graph.name} ({graph.n} nodes, {graph.n_arcs} arcs):")
+    for (field, index), lhs in expanded.equations.items():
+        print(f"  [{field} @ {index}]  {lhs} = 0")
+    if expanded.solution:
+        print("\nSolved leading derivatives:")
+        for (field, index), rhs in expanded.solution.items():
+            print(f"  {expanded.unknowns[field, index]}: leading = {rhs}")
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    from .printing import latex_document, latex_equations, render_png, text_equations
+    from .transforms import apply_options
+
+    model = _model(args.model)
+    options = _options(model, args)
+    derivation = apply_options(model.build(), options)
+    print(f"model {model.name}: {model.description}")
+    print(f"options: {options.describe()}")
+    for line in text_equations(derivation):
+        print(line)
+    if derivation.problem is not None:
+        print(f"\nnote: no explicit first-order system: {derivation.problem}")
+    if args.expand:
+        if not args.graph:
+            raise StlpError("--expand needs --graph SPEC, e.g. --graph chain:3")
+        _print_expanded(derivation, args.graph)
+    if args.latex:
+        _write_text(Path(args.latex), latex_document(derivation))
+        print(f"wrote {args.latex}")
+    if args.png:
+        render_png(latex_equations(derivation), Path(args.png))
+        print(f"wrote {args.png}")
+    return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    from .transforms import POLICIES
+
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Hamiltonian sign flip (default: the model's)",
+    )
+    parser.add_argument(
+        "--normalise",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="normalise multipliers by the dissipation factor (default: the model's)",
+    )
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default=None,
+        help="multiplier policy for algebraic constraints (default: the model's)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``stlp``."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="stlp",
+        description="SpatioTemporal Local Propagation: derive, generate and run learning laws.",
+    )
+    parser.add_argument("--version", action="version", version=f"stlp_sym {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list the built-in models")
+    models.set_defaults(func=cmd_models)
+
+    derive = commands.add_parser("derive", help="print the derived equations of a model")
+    derive.add_argument("model", help="a built-in model name (see `stlp models`)")
+    derive.add_argument("--graph", help="graph spec, e.g. complete:6:in=1 (with --expand)")
+    derive.add_argument("--expand", action="store_true", help="write the equations out on --graph")
+    _add_option_flags(derive)
+    derive.add_argument("--latex", metavar="FILE", help="write a LaTeX document")
+    derive.add_argument("--png", metavar="FILE", help="render the equations to a PNG")
+    derive.set_defaults(func=cmd_derive)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stlp`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StlpError as error:
+        print(f"stlp: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

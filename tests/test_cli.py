@@ -1,0 +1,54 @@
+"""The ``stlp`` command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from stlp_sym.cli import main
+
+
+def test_models_lists_every_model_with_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("stlp", "stlp-holonomic", "cal4", "pendulum", "henon-heiles", "high-order"):
+        assert name in out
+    assert "policy=penalty" in out
+
+
+def test_derive_prints_system_and_writes_files(tmp_path, capsys) -> None:
+    png, tex = tmp_path / "eq.png", tmp_path / "eq.tex"
+    assert main(["derive", "stlp", "--png", str(png), "--latex", str(tex)]) == 0
+    out = capsys.readouterr().out
+    assert "lambda_hat" in out and "w_ij''" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert r"\sum_{k \in ch(i)}" in tex.read_text()
+
+
+def test_algebraic_constraint_prints_a_note_and_exits_zero(capsys) -> None:
+    assert main(["derive", "stlp-holonomic", "--policy", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "note:" in out and "algebraic" in out and "lambda" in out
+
+
+def test_no_flip_changes_the_signs(capsys) -> None:
+    main(["derive", "stlp", "--no-flip", "--no-normalise"])
+    assert "exp(" in capsys.readouterr().out
+
+
+def test_expand_on_a_graph(capsys) -> None:
+    assert main(["derive", "stlp", "--graph", "chain:2", "--expand"]) == 0
+    out = capsys.readouterr().out
+    assert "w[0->1]" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["derive", "nosuch"], "unknown model 'nosuch'"),
+        (["derive", "stlp", "--expand"], "--expand needs --graph"),
+        (["derive", "stlp", "--graph", "chain:x", "--expand"], "chain:x"),
+    ],
+)
+def test_bad_input_is_a_clear_error(argv, fragment, capsys) -> None:
+    assert main(argv) == 2
+    assert fragment in capsys.readouterr().err
