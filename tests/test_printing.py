@@ -156,7 +156,6 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_every_model_renders_with_mathtext(
     name: str, derivations: dict[str, Derivation], tmp_path: Path
 ) -> None:
-    pytest.importorskip("matplotlib")
     derivation = derivations[name]
     lines = latex_action(derivation.action) + latex_equations(derivation)
     path = render_png(lines, tmp_path / f"{name}.png")
@@ -168,7 +167,6 @@ def test_every_model_renders_with_mathtext(
 
 
 def test_render_png_reports_bad_input(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     with pytest.raises(StlpError, match="no lines"):
         render_png([], tmp_path / "empty.png")
     with pytest.raises(StlpError, match="line 2"):
