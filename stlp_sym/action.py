@@ -314,6 +314,12 @@ class Action:
             names[item.name] = item
         return names
 
+    def _repr_latex_(self) -> str:
+        """The action and its declarations, for notebooks."""
+        from .printing import latex_action  # local: printing imports this module
+
+        return "$$\\begin{gathered}" + " \\\\ ".join(latex_action(self)) + "\\end{gathered}$$"
+
     def lookup(self, name: str) -> object | None:
         """The declaration (field, signal, aggregate or parameter) called ``name``, if any."""
         return self._by_name.get(name)

@@ -101,6 +101,13 @@ class Derivation:
             raise self.problem
         return self.system
 
+    def _repr_latex_(self) -> str:
+        """The equations and first-order system, for notebooks."""
+        from .printing import latex_equations  # local: printing imports this module
+
+        lines = [line for line in latex_equations(self) if line]
+        return "$$\\begin{gathered}" + " \\\\ ".join(lines) + "\\end{gathered}$$"
+
     def with_equations(self, equations: tuple[FieldEquation, ...], transform: str) -> Derivation:
         """A derivation with new equations, its system solved again (used by transforms)."""
         system, problem = solve_structure(self.action, equations, self.aggregates)

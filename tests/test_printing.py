@@ -25,6 +25,7 @@ from stlp_sym.printing import (
     text,
     text_equations,
 )
+from stlp_sym.transforms import apply_options
 
 x, w, lam, lam_hat = fn("x"), fn("w"), fn("lambda"), fn("lambda_hat")
 theta, r_w = sp.symbols("theta r_w")
@@ -192,3 +193,11 @@ def test_document_is_standalone(derivations: dict[str, Derivation], tmp_path: Pa
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_notebook_reprs_hold_the_equations() -> None:
+    derivation = apply_options(MODELS["stlp"].build(), MODELS["stlp"].options)
+    shown = derivation._repr_latex_()
+    assert shown.startswith("$$") and r"\sum_{k \in ch(i)}" in shown
+    assert r"\dot{\hat{\lambda}}_{i}" in shown
+    assert r"\sum_{j \in pa(i)}" in MODELS["stlp"].build()._repr_latex_()
