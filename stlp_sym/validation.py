@@ -20,35 +20,15 @@ if TYPE_CHECKING:
 
 _ROLE_NAMES = {s.name for s in ROLE_INDICATORS.values()}
 
-# What each frame may use, by kind of declaration and arc end (None = local).
+# What each frame may use, by kind of declaration and arc end (None = local). An aggregate's
+# summand lives on an arc, like the edge term.
+_ON_ARC = {("edge", None), ("global", None)} | {
+    (kind, end) for kind in ("node", "signal", "role") for end in ("src", "dst")
+}
 _ALLOWED: dict[str, set[tuple[str, str | None]]] = {
-    "node": {
-        ("node", None),
-        ("global", None),
-        ("signal", None),
-        ("aggregate", None),
-        ("role", None),
-    },
-    "edge": {
-        ("edge", None),
-        ("global", None),
-        ("node", "src"),
-        ("node", "dst"),
-        ("signal", "src"),
-        ("signal", "dst"),
-        ("role", "src"),
-        ("role", "dst"),
-    },
-    "aggregate": {
-        ("edge", None),
-        ("global", None),
-        ("node", "src"),
-        ("node", "dst"),
-        ("signal", "src"),
-        ("signal", "dst"),
-        ("role", "src"),
-        ("role", "dst"),
-    },
+    "node": {(kind, None) for kind in ("node", "global", "signal", "aggregate", "role")},
+    "edge": _ON_ARC,
+    "aggregate": _ON_ARC,
     "global": {("global", None)},
 }
 
