@@ -516,7 +516,7 @@ def latex_equations(derivation: Derivation) -> list[str]:
     >>> from stlp_sym.models import MODELS
     >>> lines = latex_equations(derive(MODELS["pendulum"].build()))
     >>> lines[1]
-    '\\text{q}:\\ - \\sin{\\left(q_{i} \\right)} - \\ddot{q}_{i} = 0'
+    'q:\\ - \\sin{\\left(q_{i} \\right)} - \\ddot{q}_{i} = 0'
     >>> lines[-1]
     '\\ddot{q}_{i} = - \\sin{\\left(q_{i} \\right)}'
     """
@@ -529,7 +529,10 @@ def latex_equations(derivation: Derivation) -> list[str]:
             lines.append(rf"\text{{states: }}{body}")
         elif kind in ("equation", "constraint"):
             mark = r"\qquad\text{(constraint)}" if kind == "constraint" else ""
-            lines.append(rf"\text{{{_text_escape(label)}}}:\ {body} = 0{suffix}{mark}")
+            # The field's symbol (no index) names the equation: mathtext's \text cannot
+            # show underscores.
+            name = latex(sp.Function(label)(t), "global")
+            lines.append(rf"{name}:\ {body} = 0{suffix}{mark}")
         else:
             lines.append(body + suffix)
     return lines
