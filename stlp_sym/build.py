@@ -1,0 +1,146 @@
+"""Build and cache generated modules: key -> file (atomic write) -> imported module.
+
+The cache key is the sha256 of a canonical text of the action, the options, the template's
+bytes and the tool and SymPy versions, computed without deriving anything. Each file starts with
+a line holding the hash of its body, so a truncated or edited file is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from types import ModuleType
+
+import sympy as sp
+
+from . import __version__
+from .action import Action
+from .errors import StlpError
+from .transforms import Options
+
+_HEADER = re.compile(r"# stlp_sym generated module: body-sha256=([0-9a-f]{64}) key=([0-9a-f]{64})")
+
+
+def canonical_text(action: Action, options: Options) -> str:
+    """A deterministic text of everything the generated module depends on."""
+    parts = [
+        f"action {action.name}",
+        *(repr(f) for f in action.fields),
+        *(repr(s) for s in action.signals),
+        *(repr(c) for c in action.clamps),
+        *(f"aggregate {a.name} {a.direction} {sp.srepr(a.expr)}" for a in action.aggregates),
+        *(f"parameter {p.name} {p.default!r}" for p in action.parameters),
+        f"node {sp.srepr(action.node)}",
+        f"edge {sp.srepr(action.edge)}",
+        f"global {sp.srepr(action.global_)}",
+        f"factor {sp.srepr(action.factor)}",
+        f"options {sorted(asdict(options).items())}",
+        f"versions stlp_sym={__version__} sympy={sp.__version__}",
+    ]
+    return "\n".join(parts)
+
+
+def cache_key(action: Action, options: Options) -> str:
+    """sha256 of the action, options, template and versions (no derivation needed)."""
+    from .render import template_bytes
+
+    digest = hashlib.sha256(canonical_text(action, options).encode())
+    digest.update(template_bytes())
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """``$STLP_CACHE_DIR``, else ``$XDG_CACHE_HOME/stlp_sym``, else ``~/.cache/stlp_sym``."""
+    if os.environ.get("STLP_CACHE_DIR"):
+        return Path(os.environ["STLP_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "stlp_sym"
+
+
+def module_filename(action: Action, options: Options) -> str:
+    """``stlp_euler.py``-style name: the action's name and the integrator."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", action.name).strip("_") or "action"
+    return f"{slug}_{options.integrator.replace('-', '_')}.py"
+
+
+def source_of(action: Action, options: Options, key: str | None = None) -> str:
+    """Derive, transform, lower and render: the full module text with its hash line."""
+    from .ir import lower
+    from .printing import text_equations
+    from .render import body_hash, render_context, render_module
+    from .transforms import apply_options
+
+    key = key or cache_key(action, options)
+    derivation = apply_options(action, options)
+    ir = lower(derivation, cse=options.cse)
+    equations = text_equations(derivation)
+    body = render_module(render_context(ir, options, key, equations))
+    return f"# stlp_sym generated module: body-sha256={body_hash(body)} key={key}\n{body}"
+
+
+def read_valid(path: Path, key: str | None = None) -> bool:
+    """True if ``path`` is an intact generated module (and has ``key``, if given)."""
+    from .render import body_hash
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    first, _, body = text.partition("\n")
+    match = _HEADER.fullmatch(first)
+    if match is None or match.group(1) != body_hash(body):
+        return False
+    return key is None or match.group(2) == key
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate(action: Action, options: Options, out_dir: Path | None = None) -> Path:
+    """The path of the module for ``action`` and ``options``, written unless already intact.
+
+    Without ``out_dir`` the module goes to :func:`cache_dir` under a name holding the key;
+    with it, to ``out_dir/<name>_<integrator>.py``.
+    """
+    key = cache_key(action, options)
+    if out_dir is None:
+        path = cache_dir() / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
+    else:
+        path = Path(out_dir) / module_filename(action, options)
+    if not read_valid(path, key):
+        write_atomic(path, source_of(action, options, key))
+    return path
+
+
+def load(path: Path) -> ModuleType:
+    """Import a generated module from its file, after checking that it is intact."""
+    path = Path(path)
+    if not read_valid(path):
+        raise StlpError(f"{path} is not an intact generated module (truncated or edited?)")
+    name = f"stlp_generated_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(action: Action, options: Options, out_dir: Path | None = None) -> ModuleType:
+    """Generate (or find in the cache) and import the module of ``action`` under ``options``."""
+    return load(generate(action, options, out_dir))

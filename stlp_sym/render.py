@@ -1,0 +1,155 @@
+"""Render a :class:`~stlp_sym.ir.StepIR` into the source of a NumPy module with Jinja.
+
+The template only places what :func:`render_context` prepared (printed code lines, literal
+dicts); the environment is strict (``StrictUndefined``) and :func:`render_module` checks that
+the template's variables are exactly the context's keys, so a renamed key cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import sympy as sp
+
+from . import __version__
+from .codeprint import numpy_code
+from .ir import Kernel, Op, StepIR
+from .transforms import Options
+
+TEMPLATE = "module.py.j2"
+_LOADS = {
+    "jet": '{var} = _jet["{name}"]',
+    "signal": '{var} = _signal(_sig, "{name}")',
+    "role": '{var} = _plan["roles"]["{name}"]',
+    "param": '{var} = _p["{name}"]',
+}
+
+
+def template_dir() -> Path:
+    """The templates shipped in the wheel, or the repository's ``templates/`` in a checkout."""
+    packaged = resources.files("stlp_sym") / "templates"
+    if packaged.is_dir() and (packaged / TEMPLATE).is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The strict Jinja environment of the templates."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def template_bytes() -> bytes:
+    """The template's bytes (part of every cache key)."""
+    return (template_dir() / TEMPLATE).read_bytes()
+
+
+def _line(op: Op) -> str:
+    if op.kind == "gather":
+        return f"{op.target} = _gather_{op.end}({op.source}, _plan)"
+    if op.kind == "scatter":
+        return f"{op.target} = _scatter_{op.end}({op.source}, _plan)"
+    return f"{op.target} = {numpy_code(op.expr)}"
+
+
+def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
+    loads = []
+    for var, (_domain, source, key) in kernel.inputs.items():
+        if source != "time":
+            loads.append(_LOADS[source].format(var=var, name=key))
+    result = ", ".join(f'"{name}": {var}' for name, var in kernel.outputs.items())
+    return {
+        "function": function,
+        "doc": doc,
+        "loads": loads,
+        "lines": [_line(op) for op in kernel.ops],
+        "result": "{" + result + "}",
+    }
+
+
+def render_context(ir: StepIR, options: Options, cache_key: str, equations: list[str]) -> dict:
+    """Everything the template places, already printed."""
+    tops: dict[str, list[str]] = {}
+    for state in ir.states:
+        tops.setdefault(state.field, []).append(state.name)
+    states = {
+        s.name: {
+            "field": s.field,
+            "order": s.order,
+            "domain": s.domain,
+            "role": s.role,
+            "clamp": s.clamp_signal,
+            "clamp_role": s.clamp_role,
+        }
+        for s in ir.states
+    }
+    kernels = [_kernel_context(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
+    if ir.energy is not None:
+        kernels.append(_kernel_context(ir.energy, "_energy_kernel", "L and H per node and arc."))
+    el_fields = []
+    if ir.el is not None:
+        kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
+        el_fields = sorted({name[3:] for name in ir.el.outputs})
+    clamps = [
+        {"state": s.name, "role": s.clamp_role, "signal": s.clamp_signal}
+        for s in ir.states
+        if s.clamp_signal is not None
+    ]
+    options_dict = {
+        "flip": options.flip,
+        "normalise": options.normalise,
+        "policy": options.policy,
+        "integrator": options.integrator,
+        "cse": options.cse,
+    }
+    return {
+        "title": f"Generated NumPy step functions of model {ir.name!r}.",
+        "tool_version": __version__,
+        "sympy_version": sp.__version__,
+        "cache_key": cache_key,
+        "options_text": options.describe(),
+        "equations": equations,
+        "params": repr({p.name: p.default for p in ir.parameters}),
+        "states": repr(states),
+        "options": repr(options_dict),
+        "options_dict": options_dict,
+        "signals": repr({s.name: s.role for s in ir.signals}),
+        "update_order": repr([name for chain in tops.values() for name in chain]),
+        "tops": repr(tops),
+        "clamps": clamps,
+        "kernels": kernels,
+        "has_energy": ir.energy is not None,
+        "energy_scale": "Divided by the dissipation factor: " if ir.energy is not None else "",
+        "el_fields": repr(el_fields),
+    }
+
+
+def render_module(context: dict) -> str:
+    """The module source; the template's variables must be exactly the context's keys."""
+    env = environment()
+    source = env.loader.get_source(env, TEMPLATE)[0]
+    used = jinja2.meta.find_undeclared_variables(env.parse(source))
+    if used != set(context):
+        only_template, only_renderer = sorted(used - set(context)), sorted(set(context) - used)
+        raise KeyError(
+            f"template {TEMPLATE} and renderer disagree: template only {only_template}, "
+            f"renderer only {only_renderer}"
+        )
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def body_hash(body: str) -> str:
+    """sha256 of a module body (everything after its first line)."""
+    return hashlib.sha256(body.encode()).hexdigest()
