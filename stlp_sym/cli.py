@@ -27,7 +27,7 @@ def _options(model, args: argparse.Namespace):
     """The model's default options, overridden by the flags the user gave."""
     changes = {
         key: getattr(args, key)
-        for key in ("flip", "normalise", "policy")
+        for key in ("flip", "normalise", "policy", "integrator", "cse")
         if getattr(args, key, None) is not None
     }
     return replace(model.options, **changes)
@@ -100,8 +100,42 @@ def _write_text(path: Path, text: str) -> None:
         raise
 
 
-def _add_option_flags(parser: argparse.ArgumentParser) -> None:
-    from .transforms import POLICIES
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .build import generate
+
+    model = _model(args.model)
+    options = _options(model, args)
+    path = generate(model.build(), options, Path(args.out) if args.out else None)
+    print(path)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import DEFAULT_GRAPH, verify_model
+
+    model = _model(args.model)
+    options = _options(model, args)
+    report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
+    print(report.table())
+    return 0 if report.passed else 1
+
+
+def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) -> None:
+    from .transforms import INTEGRATORS, POLICIES
+
+    if codegen:
+        parser.add_argument(
+            "--integrator",
+            choices=INTEGRATORS,
+            default=None,
+            help="time integrator of step() (default: the model's)",
+        )
+        parser.add_argument(
+            "--cse",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="common-subexpression elimination in the generated code (default: on)",
+        )
 
     parser.add_argument(
         "--flip",
@@ -145,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--latex", metavar="FILE", help="write a LaTeX document")
     derive.add_argument("--png", metavar="FILE", help="render the equations to a PNG")
     derive.set_defaults(func=cmd_derive)
+
+    generate = commands.add_parser("generate", help="write the NumPy module of a model")
+    generate.add_argument("model", help="a built-in model name (see `stlp models`)")
+    _add_option_flags(generate, codegen=True)
+    generate.add_argument("--out", metavar="DIR", help="directory to write to (default: cache)")
+    generate.set_defaults(func=cmd_generate)
+
+    verify = commands.add_parser("verify", help="check a generated module (MATH.md section 7)")
+    verify.add_argument("model", help="a built-in model name (see `stlp models`)")
+    verify.add_argument(
+        "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"
+    )
+    _add_option_flags(verify, codegen=True)
+    verify.set_defaults(func=cmd_verify)
     return parser
 
 
