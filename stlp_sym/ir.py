@@ -186,12 +186,12 @@ class _Lowering:
     def substitute(self, expr: sp.Expr, frame: str) -> sp.Expr:
         """Frame atoms -> variable symbols (registering inputs, gathers and aggregates)."""
         replacements: dict[sp.Basic, sp.Basic] = {}
-        for d in expr.atoms(sp.Derivative):
+        for d in _sorted(expr.atoms(sp.Derivative)):
             replacements[d] = self._atom(d, frame)
-        for f in expr.atoms(AppliedUndef):
+        for f in _sorted(expr.atoms(AppliedUndef)):
             # xreplace works top-down: a derivative is replaced before the function inside it.
             replacements[f] = self._atom(f, frame)
-        for s in expr.free_symbols:
+        for s in _sorted(expr.free_symbols):
             if s.name in self.defined:
                 continue
             if split_end(s.name)[0] in _ROLE_NAMES:
@@ -245,7 +245,7 @@ class _Lowering:
     def node_expr(self, expr: sp.Expr, where: str) -> sp.Expr:
         """A node-frame expression as node variables, its neighbour sums as scatters."""
         sums = {}
-        for s in expr.atoms(NeighbourSum):
+        for s in _sorted(expr.atoms(NeighbourSum)):
             if not isinstance(s, InSum | OutSum):
                 raise StructureError(f"{where}: {type(s).__name__} needs global fields")
             key = (type(s), s.args[0])
@@ -346,6 +346,11 @@ def _hops(ops: list[Op]) -> dict[str, int]:
         base = max((hops.get(name, 0) for name in op.reads), default=0)
         hops[op.target] = base + (op.kind != "expr")
     return hops
+
+
+def _sorted(items: Iterable[sp.Basic]) -> list[sp.Basic]:
+    """Deterministic order (independent of hash randomisation), for reproducible output."""
+    return sorted(items, key=sp.default_sort_key)
 
 
 def _opaque(expr: sp.Expr) -> sp.Expr:
