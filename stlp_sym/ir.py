@@ -33,6 +33,8 @@ from .errors import StructureError
 from .frames import InSum, NeighbourSum, OutSum
 
 Domain = Literal["scalar", "node", "edge"]
+#: The ``rhs`` kernel's outputs are multiplied by this argument (default 1).
+SCALE = sp.Symbol("_scale")
 _ROLE_NAMES = {s.name for s in ROLE_INDICATORS.values()}
 
 
@@ -75,7 +77,8 @@ class Kernel:
     """A straight-line program: ``ops`` in execution order, from ``inputs`` to ``outputs``.
 
     ``inputs`` maps each variable read from outside to ``(domain, source, key)``: source is
-    ``"jet"``, ``"signal"``, ``"role"``, ``"param"`` or ``"time"``, key the name it is read by.
+    ``"jet"``, ``"signal"``, ``"role"``, ``"param"``, ``"time"`` or ``"argument"`` (the scale
+    factor ``_scale``), key the name it is read by.
     ``outputs`` maps output names to the variable holding them; ``hops`` counts gathers and
     scatters on the longest path to each output (its neighbourhood radius).
     """
@@ -198,6 +201,8 @@ class _Lowering:
                 replacements[s] = self._atom(s, frame)
             elif s == t:
                 self.inputs["t"] = ("scalar", "time", "t")
+            elif s == SCALE:
+                self.inputs[s.name] = ("scalar", "argument", s.name)
             elif s not in replacements:
                 self.inputs[identifier(s.name)] = ("scalar", "param", s.name)
                 replacements[s] = sp.Symbol(identifier(s.name))
@@ -480,8 +485,10 @@ def lower(derivation: Derivation, cse: bool = True, energy: bool = True) -> Step
             "a multiplier policy for them (penalty or ascent)"
         )
     chains = _tops(derivation)
+    # Outputs carry a scale factor (dt for explicit Euler): folded into scalar coefficients
+    # and hoisted node factors, it saves a pass over the arcs per edge state.
     rhs_targets = {
-        chain[-1]: (action.field(name).domain, system.solution[name])
+        chain[-1]: (action.field(name).domain, sp.expand(SCALE * system.solution[name]))
         for name, chain in chains.items()
     }
     rhs = build_kernel(action, derivation.aggregates, rhs_targets, cse)

@@ -17,7 +17,7 @@ import jinja2.meta
 import sympy as sp
 
 from . import __version__
-from .codeprint import numpy_code
+from .codeprint import BufferPool, InPlaceEmitter, numpy_code
 from .ir import Kernel, Op, StepIR
 from .transforms import Options
 
@@ -64,17 +64,56 @@ def _line(op: Op) -> str:
     return f"{op.target} = {numpy_code(op.expr)}"
 
 
+def _last_uses(kernel: Kernel) -> dict[str, int]:
+    """Index of the last op reading each variable (outputs live to the end)."""
+    last = {}
+    for index, op in enumerate(kernel.ops):
+        for name in op.reads:
+            last[name] = index
+    for name in kernel.outputs.values():
+        last[name] = len(kernel.ops)
+    return last
+
+
+def _kernel_lines(kernel: Kernel) -> tuple[list[str], int]:
+    """The kernel body; edge arrays live in reusable plan buffers ``_b[k]`` (no allocation)."""
+    scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain == "scalar"}
+    scalars |= {op.target for op in kernel.ops if op.domain == "scalar"}
+    pool, held, lines = BufferPool(), {}, []
+    last = _last_uses(kernel)
+    for index, op in enumerate(kernel.ops):
+        if op.domain != "edge":
+            lines.append(_line(op))
+            continue
+        if op.kind == "gather" and op.end == "dst":
+            # np.repeat of the dst-sorted segments beats any gather into a buffer.
+            lines.append(f"{op.target} = _gather_dst({op.source}, _plan)")
+            continue
+        held[op.target] = buffer = pool.take()
+        if op.kind == "gather":
+            lines.append(f"{op.target} = _gather_src({op.source}, _plan, {buffer})")
+        else:
+            lines.append(f"{op.target} = {buffer}")
+            lines += InPlaceEmitter(scalars, pool).assign(buffer, op.expr)
+        for name in sorted(held):
+            if last.get(name, -1) <= index:
+                pool.give(held.pop(name))
+    return lines, pool.count
+
+
 def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
     loads = []
     for var, (_domain, source, key) in kernel.inputs.items():
-        if source != "time":
+        if source not in ("time", "argument"):
             loads.append(_LOADS[source].format(var=var, name=key))
+    lines, buffers = _kernel_lines(kernel)
+    loads.append(f'_b = _edge_buffers(_plan, "{function}", {buffers})')
     result = ", ".join(f'"{name}": {var}' for name, var in kernel.outputs.items())
     return {
         "function": function,
         "doc": doc,
         "loads": loads,
-        "lines": [_line(op) for op in kernel.ops],
+        "lines": lines,
         "result": "{" + result + "}",
     }
 
