@@ -120,6 +120,75 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _parse_params(items: list[str] | None) -> dict[str, float]:
+    """``NAME=VALUE`` pairs: plain decimal numbers only (nothing is evaluated)."""
+    params = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise StlpError(f"--param {item!r}: expected NAME=VALUE, e.g. --param c=10")
+        try:
+            params[name.strip()] = float(text)
+        except ValueError:
+            raise StlpError(f"--param {item!r}: {text!r} is not a number") from None
+    return params
+
+
+def _run_task(model, options, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
+    from .build import build
+    from .plots import plot_trace
+    from .run import run
+    from .tasks import make_task
+
+    module = build(model.build(), options)
+    task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
+    trace = run(
+        module,
+        graph,
+        task,
+        horizon=getattr(args, "horizon", None),
+        steps=getattr(args, "steps", None),
+        dt=args.dt,
+        params=_parse_params(getattr(args, "param", None)),
+        seed=args.seed,
+    )
+    score = trace.score(task.score_fraction)
+    print(
+        f"{task.name} on {graph.name}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
+        f"{trace.seconds_per_step * 1e6:.0f} us/step"
+    )
+    if trace.diverged is not None:
+        print(f"  {trace.diverged}")
+    else:
+        print(
+            f"  score (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}): "
+            f"{score:.4f}"
+        )
+        print(
+            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
+            f"||w|| = {trace.weight_norm[-1]:.4g}"
+        )
+    if plot_dir is not None:
+        for path in plot_trace(trace, Path(plot_dir), prefix=f"{task.name}-", title=task.name):
+            print(f"  wrote {path}")
+    return trace
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .graph import Digraph
+
+    if args.horizon is not None and args.steps is not None:
+        raise StlpError("give either --horizon or --steps, not both")
+    model = _model(args.model)
+    options = _options(model, args)
+    graph = Digraph.from_spec(args.graph)
+    trace = _run_task(model, options, args, args.task, graph, args.plot)
+    if args.save:
+        trace.save(Path(args.save))
+        print(f"  wrote {args.save}")
+    return 0
+
+
 def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) -> None:
     from .transforms import INTEGRATORS, POLICIES
 
@@ -193,6 +262,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_option_flags(verify, codegen=True)
     verify.set_defaults(func=cmd_verify)
+
+    run = commands.add_parser("run", help="integrate a model online on a task")
+    run.add_argument("model", help="a built-in model name (see `stlp models`)")
+    run.add_argument("--graph", required=True, help="graph spec, e.g. complete:6:in=1")
+    run.add_argument(
+        "--task",
+        default="tracking-sine",
+        help="tracking-sine or tracking-piecewise (default: tracking-sine)",
+    )
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--horizon", type=float, help="final time (default: the task's)")
+    length.add_argument("--steps", type=int, help="number of steps")
+    run.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
+    _add_option_flags(run, codegen=True)
+    run.add_argument(
+        "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
+    )
+    run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
+    run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
+    run.add_argument("--save", metavar="FILE.npz", help="save the trace")
+    run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    run.set_defaults(func=cmd_run)
     return parser
 
 
