@@ -189,6 +189,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_GRAPH = "complete:6:in=1"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
+    import time
+
+    from .build import generate
+    from .graph import Digraph
+    from .printing import latex_equations, render_png, text_equations
+    from .transforms import apply_options
+    from .verify import verify_model
+
+    model = _model("stlp")
+    options = model.options
+    out = Path(args.out)
+    graph = Digraph.from_spec(DEMO_GRAPH)
+    print(
+        f"== stlp demo: model {model.name} on {DEMO_GRAPH} ({graph.n} nodes, {graph.n_arcs} arcs)"
+    )
+    print(f"   {model.description}\n   options: {options.describe()}\n")
+    derivation = apply_options(model.build(), options)
+    lines = text_equations(derivation)
+    print("\n".join(lines[lines.index("First-order system:") :]))
+    render_png(latex_equations(derivation), out / "equations.png")
+    start = time.perf_counter()
+    path = generate(model.build(), options)
+    print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
+    report = verify_model(model, options, DEMO_GRAPH)
+    print(report.table())
+    results = []
+    for task in ("tracking-sine", "tracking-piecewise"):
+        print(f"\n== run {task}")
+        trace = _run_task(model, options, args, task, graph, out)
+        results.append((task, trace))
+    print("\n== summary")
+    for task, trace in results:
+        status = str(trace.diverged) if trace.diverged else f"score {trace.score():.3f}"
+        print(f"   {task:<20} {status}")
+    print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
+    print(f"   plots and equations.png in {out}/")
+    return 0 if report.passed else 1
+
+
 def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) -> None:
     from .transforms import INTEGRATORS, POLICIES
 
@@ -284,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="the main job on the built-in default (~1 min)")
+    demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")
+    demo.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
