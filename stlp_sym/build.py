@@ -27,6 +27,11 @@ from .transforms import Options
 _HEADER = re.compile(r"# stlp_sym generated module: body-sha256=([0-9a-f]{64}) key=([0-9a-f]{64})")
 
 
+def body_hash(body: str) -> str:
+    """sha256 of a module body (everything after its first line)."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def canonical_text(action: Action, options: Options) -> str:
     """A deterministic text of everything the generated module depends on."""
     parts = [
@@ -73,7 +78,7 @@ def source_of(action: Action, options: Options, key: str | None = None) -> str:
     """Derive, transform, lower and render: the full module text with its hash line."""
     from .ir import lower
     from .printing import text_equations
-    from .render import body_hash, render_context, render_module
+    from .render import render_context, render_module
     from .transforms import apply_options
 
     key = key or cache_key(action, options)
@@ -86,8 +91,6 @@ def source_of(action: Action, options: Options, key: str | None = None) -> str:
 
 def read_valid(path: Path, key: str | None = None) -> bool:
     """True if ``path`` is an intact generated module (and has ``key``, if given)."""
-    from .render import body_hash
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

@@ -7,7 +7,6 @@ the template's variables are exactly the context's keys, so a renamed key cannot
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -187,8 +186,3 @@ def render_module(context: dict) -> str:
             f"renderer only {only_renderer}"
         )
     return env.get_template(TEMPLATE).render(**context)
-
-
-def body_hash(body: str) -> str:
-    """sha256 of a module body (everything after its first line)."""
-    return hashlib.sha256(body.encode()).hexdigest()
