@@ -171,7 +171,18 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "has_energy": ir.energy is not None,
         "energy_scale": "Divided by the dissipation factor: " if ir.energy is not None else "",
         "el_fields": repr(el_fields),
+        "decays": _decays(ir),
     }
+
+
+def _decays(ir: StepIR) -> list[dict[str, str]]:
+    """``{state, code}`` of each non-zero decay rate (parameters read from ``p``)."""
+    found = []
+    for state, rate in ir.decays.items():
+        if rate != 0:
+            names = {s: sp.Symbol(f'p["{s.name}"]') for s in rate.free_symbols}
+            found.append({"state": state, "code": numpy_code(rate.xreplace(names))})
+    return found
 
 
 def render_module(context: dict) -> str:

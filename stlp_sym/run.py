@@ -7,7 +7,7 @@
 >>> graph = Digraph.from_spec("complete:6:in=1")
 >>> module = build(MODELS["stlp"].build(), MODELS["stlp"].options)
 >>> trace = run(module, graph, make_task("tracking-sine", graph), horizon=2.0, progress=False)
->>> trace.t[-1], trace.diverged
+>>> float(trace.t[-1]), trace.diverged
 (2.0, None)
 """
 
