@@ -20,13 +20,23 @@ from __future__ import annotations
 import keyword
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from .action import ROLE_INDICATORS, Action, Aggregate, Parameter, Signal, split_end, t
+from .action import (
+    ROLE_INDICATORS,
+    Action,
+    Aggregate,
+    Clamp,
+    Field,
+    Parameter,
+    Signal,
+    split_end,
+    t,
+)
 from .codeprint import check_supported
 from .derivation import Derivation
 from .errors import StructureError
@@ -116,7 +126,10 @@ class StepIR:
     decays: Mapping[str, sp.Expr]
     energy: Kernel | None
     el: Kernel | None
-    equations: tuple[str, ...] = field(default=())
+    #: the sparse system of the exact policy (then ``rhs`` computes its coefficients).
+    exact: object | None = None
+    fields: tuple[Field, ...] = ()
+    clamps: tuple[Clamp, ...] = ()
 
 
 class _Lowering:
@@ -435,33 +448,33 @@ def _frame_free(expr: sp.Expr) -> list[sp.Symbol]:
     return [s for s in expr.free_symbols if split_end(s.name)[0] in _ROLE_NAMES]
 
 
-def _tops(derivation: Derivation) -> dict[str, list[str]]:
-    """Field -> its chain of state names (``["w", "w_d1"]``)."""
-    chains: dict[str, list[str]] = {}
-    for state in derivation.require_system().states:
-        chains.setdefault(state.field.name, []).append(state.name)
-    return chains
+def _chains(orders: Mapping[str, int], action: Action) -> dict[str, list[str]]:
+    """Field -> its chain of state names (``["w", "w_d1"]``); fields of order 0 have none."""
+    return {
+        f.name: [jet_name(f.name, k) for k in range(orders[f.name])]
+        for f in action.fields
+        if orders[f.name] > 0
+    }
 
 
-def _state_infos(derivation: Derivation) -> tuple[StateInfo, ...]:
-    action = derivation.action
-    chains = _tops(derivation)
+def _state_infos(action: Action, chains: Mapping[str, list[str]]) -> tuple[StateInfo, ...]:
     infos = []
-    for state in derivation.require_system().states:
-        f = state.field
-        clamp = action.clamp_of(f.name) if state.order == 0 else None
-        infos.append(
-            StateInfo(
-                name=state.name,
-                field=f.name,
-                order=state.order,
-                top=len(chains[f.name]),
-                domain=f.domain,
-                role=f.role,
-                clamp_signal=clamp.signal if clamp else None,
-                clamp_role=clamp.role if clamp else None,
+    for name, chain in chains.items():
+        f = action.field(name)
+        clamp = action.clamp_of(name)
+        for order, state in enumerate(chain):
+            infos.append(
+                StateInfo(
+                    name=state,
+                    field=name,
+                    order=order,
+                    top=len(chain),
+                    domain=f.domain,
+                    role=f.role,
+                    clamp_signal=clamp.signal if clamp and order == 0 else None,
+                    clamp_role=clamp.role if clamp and order == 0 else None,
+                )
             )
-        )
     return tuple(infos)
 
 
@@ -492,33 +505,55 @@ def derive_raw(derivation: Derivation) -> Derivation:
     return derive(derivation.action)
 
 
+def _explicit_rhs(derivation: Derivation, cse: bool) -> tuple[Kernel, dict, dict]:
+    """The kernel of the leading derivatives (times ``_scale``) and each top state's decay."""
+    action, system = derivation.action, derivation.require_system()
+    if system.algebraic:
+        raise StructureError(
+            f"fields {list(system.algebraic)} have no state (algebraic); code generation needs "
+            "a multiplier policy for them (penalty, ascent or exact)"
+        )
+    orders = {f.name: 0 for f in action.fields}
+    for state in system.states:
+        orders[state.field.name] = state.order + 1
+    chains = _chains(orders, action)
+    # Outputs carry a scale factor (dt for explicit Euler): folded into scalar coefficients
+    # and hoisted node factors, it saves a pass over the arcs per edge state.
+    targets, decays = {}, {}
+    for name, chain in chains.items():
+        rest, decays[chain[-1]] = split_decay(system.solution[name], name, len(chain) - 1)
+        targets[chain[-1]] = (action.field(name).domain, sp.expand(SCALE * rest))
+    return build_kernel(action, derivation.aggregates, targets, cse), decays, chains
+
+
 def lower(derivation: Derivation, cse: bool = True, energy: bool = True) -> StepIR:
     """The step IR of a derivation: the ``rhs`` kernel, energies and Euler-Lagrange parts.
+
+    With the exact policy the ``rhs`` kernel computes the sparse system's coefficients
+    (:mod:`stlp_sym.exact`) and :attr:`StepIR.exact` describes its blocks.
 
     Raises
     ------
     StructureError
-        If the derivation has no explicit system, uses global fields or algebraic fields, or
-        contains a construct the NumPy printer does not support.
+        If the derivation has no explicit system (and is not exact), uses global fields or
+        algebraic fields, or contains a construct the NumPy printer does not support.
     """
     action = derivation.action
-    system = derivation.require_system()
     if action.fields_on("global"):
         names = [f.name for f in action.fields_on("global")]
         raise StructureError(f"global fields {names} are not supported by code generation yet")
-    if system.algebraic:
-        raise StructureError(
-            f"fields {list(system.algebraic)} have no state (algebraic); code generation needs "
-            "a multiplier policy for them (penalty or ascent)"
-        )
-    chains = _tops(derivation)
-    # Outputs carry a scale factor (dt for explicit Euler): folded into scalar coefficients
-    # and hoisted node factors, it saves a pass over the arcs per edge state.
-    rhs_targets, decays = {}, {}
-    for name, chain in chains.items():
-        rest, decays[chain[-1]] = split_decay(system.solution[name], name, len(chain) - 1)
-        rhs_targets[chain[-1]] = (action.field(name).domain, sp.expand(SCALE * rest))
-    rhs = build_kernel(action, derivation.aggregates, rhs_targets, cse)
+    exact = None
+    if "exact" in derivation.transforms:
+        from .exact import lower_exact
+
+        exact = lower_exact(derivation, cse)
+        rhs, decays = exact.kernel, {}
+        chains = _chains({name: order for name, _, order in exact.unknowns}, action)
+        chains = {
+            name: chain for name, chain in chains.items() if not action.field(name).multiplier
+        }
+    else:
+        rhs, decays, chains = _explicit_rhs(derivation, cse)
     energy_kernel = el_kernel = None
     if energy:
         energy_kernel = build_kernel(
@@ -533,10 +568,13 @@ def lower(derivation: Derivation, cse: bool = True, energy: bool = True) -> Step
     return StepIR(
         name=action.name,
         decays=decays,
-        states=_state_infos(derivation),
+        states=_state_infos(action, chains),
         parameters=action.parameters,
         signals=action.signals,
         rhs=rhs,
         energy=energy_kernel,
         el=el_kernel,
+        exact=exact,
+        fields=action.fields,
+        clamps=action.clamps,
     )

@@ -140,10 +140,18 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
     if ir.el is not None:
         kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
         el_fields = sorted({name[3:] for name in ir.el.outputs})
+    # A clamped field takes its value from the signal and, where the signals provide them,
+    # its derivatives from the signal's derivatives (``u_d1``, ...).
+    clamp_of = {c.field: c for c in ir.clamps}
     clamps = [
-        {"state": s.name, "role": s.clamp_role, "signal": s.clamp_signal}
+        {
+            "state": s.name,
+            "role": clamp_of[s.field].role,
+            "signal": clamp_of[s.field].signal + (f"_d{s.order}" if s.order else ""),
+            "required": s.order == 0,
+        }
         for s in ir.states
-        if s.clamp_signal is not None
+        if s.field in clamp_of
     ]
     options_dict = {
         "flip": options.flip,
@@ -172,7 +180,39 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "energy_scale": "Divided by the dissipation factor: " if ir.energy is not None else "",
         "el_fields": repr(el_fields),
         "decays": _decays(ir),
+        "fields": repr(_fields(ir)),
+        "exact": _exact(ir),
     }
+
+
+def _fields(ir: StepIR) -> dict[str, dict]:
+    """Every field's domain, role and clamp (``prepare`` derives where each one exists)."""
+    clamps = {c.field: c for c in ir.clamps}
+    return {
+        f.name: {
+            "domain": f.domain,
+            "role": f.role,
+            "clamp": clamps[f.name].signal if f.name in clamps else None,
+            "clamp_role": clamps[f.name].role if f.name in clamps else None,
+        }
+        for f in ir.fields
+    }
+
+
+def _exact(ir: StepIR) -> dict[str, str] | None:
+    if ir.exact is None:
+        return None
+    entries = [
+        {
+            "equation": e.equation,
+            "unknown": e.unknown,
+            "kind": e.kind,
+            "end": e.end,
+            "output": e.output,
+        }
+        for e in ir.exact.entries
+    ]
+    return {"blocks": repr(list(ir.exact.unknowns)), "entries": repr(entries)}
 
 
 def _decays(ir: StepIR) -> list[dict[str, str]]:

@@ -42,18 +42,31 @@ class Task:
     score_fraction: float = 0.2
 
 
-def _node_signals(graph: Digraph, u: Callable[[float], float], z: Callable[[float], float]):
-    """``signals(t)`` writing into two preallocated node arrays (no allocation per call)."""
-    u_arr, z_arr = np.zeros(graph.n), np.zeros(graph.n)
+def _node_signals(
+    graph: Digraph,
+    u: Callable[[float], float],
+    z: Callable[[float], float],
+    u_derivatives: tuple[Callable[[float], float], ...] = (),
+):
+    """``signals(t)`` writing into preallocated node arrays (no allocation per call).
+
+    ``u_derivatives`` give ``u_d1``, ``u_d2``, ... (the exact policy pins the clamped
+    inputs' accelerations to them).
+    """
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    values = {"u": u_arr, "z": z_arr}
+    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    values = {name: np.zeros(graph.n) for name in (*on_inputs, "z")}
 
     def signals(t: float) -> dict[str, np.ndarray]:
-        u_arr[inputs] = u(t)
-        z_arr[outputs] = z(t)
+        for name, f in on_inputs.items():
+            values[name][inputs] = f(t)
+        values["z"][outputs] = z(t)
         return values
 
     return signals
+
+
+_COS_DERIVATIVES = (lambda t: -math.sin(t), lambda t: -math.cos(t))
 
 
 def piecewise_reference(seed: int, horizon: float) -> Callable[[float], float]:
@@ -111,9 +124,7 @@ def csv_reference(path: Path) -> tuple[Callable[[float], float], Callable[[float
     return column("z"), (column("u") if "u" in columns else None)
 
 
-def make_task(
-    name: str, graph: Digraph, seed: int = 0, signal_file: Path | None = None
-) -> Task:
+def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None = None) -> Task:
     """The task ``name`` on ``graph`` (``signal_file`` replaces the reference signal)."""
     if not graph.outputs.any():
         raise StlpError(
@@ -124,8 +135,10 @@ def make_task(
         reference, u = csv_reference(Path(signal_file))
         return Task("csv", _node_signals(graph, u or math.cos, reference), reference, 100.0)
     if name == "tracking-sine":
-        return Task(name, _node_signals(graph, math.cos, math.sin), math.sin, 100.0)
+        signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
+        return Task(name, signals, math.sin, 100.0)
     if name == "tracking-piecewise":
         reference = piecewise_reference(seed, 200.0)
-        return Task(name, _node_signals(graph, math.cos, reference), reference, 200.0)
+        signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
+        return Task(name, signals, reference, 200.0)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

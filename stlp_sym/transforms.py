@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 from .action import Action, Field, Parameter, split_end, t
 from .derivation import Derivation, derive
 from .errors import ActionError, StructureError
+from .frames import InSum, OutSum
 
 Policy = Literal["none", "penalty", "ascent", "exact"]
 Integrator = Literal["euler", "semi-implicit", "heun", "rk4"]
@@ -209,11 +210,48 @@ def ascent(derivation: Derivation, rho: float = 5.0, kappa: float = 20.0) -> Der
     return replace(derivation, action=action).with_equations(tuple(equations), "ascent")
 
 
+def expand_aggregate_derivatives(expr: sp.Expr, action: Action) -> sp.Expr:
+    """``d^k a / dt^k`` of a node's own aggregate as the sum of ``d^k g / dt^k`` over its arcs."""
+    aggregates = {a.name: a for a in action.aggregates}
+    replacements = {}
+    for d in expr.atoms(sp.Derivative):
+        if isinstance(d.expr, AppliedUndef) and d.expr.func.__name__ in aggregates:
+            agg = aggregates[d.expr.func.__name__]
+            arc_sum = InSum if agg.direction == "in" else OutSum
+            replacements[d] = arc_sum(sp.expand(agg.expr.diff(t, int(d.derivative_count))))
+    return expr.xreplace(replacements)
+
+
+def exact(derivation: Derivation, a: float = 10.0, b: float = 10.0) -> Derivation:
+    """Replace each algebraic constraint ``G = 0`` by ``Gddot + 2 a Gdot + b^2 G = 0``.
+
+    The result has no local explicit form (``Gddot`` reaches the parents' accelerations): the
+    equations are linear in the leading derivatives and the multipliers, and the generated code
+    assembles them as one sparse system per step (MATH.md section 5).
+    """
+    a_s, b_s = sp.symbols("baumgarte_a baumgarte_b")
+    action = derivation.action
+    equations = []
+    for eq in derivation.equations:
+        if eq.field.multiplier:
+            constraint = eq.lhs
+            first, second = constraint.diff(t), constraint.diff(t, 2)
+            stabilised = second + 2 * a_s * first + b_s**2 * constraint
+            eq = replace(
+                eq, P0=expand_aggregate_derivatives(stabilised, action), P1=sp.S.Zero, sign=1
+            )
+        equations.append(eq)
+    action = action.replace(
+        parameters=(*action.parameters, Parameter("baumgarte_a", a), Parameter("baumgarte_b", b))
+    )
+    return replace(derivation, action=action).with_equations(tuple(equations), "exact")
+
+
 def apply_options(action: Action, options: Options) -> Derivation:
     """penalty -> derive -> flip -> normalise -> ascent, as ``options`` says.
 
-    The ``exact`` policy keeps the algebraic constraint in the derivation; the constraint
-    system is assembled at code generation (MATH.md section 5).
+    With the ``exact`` policy the derivation has no explicit system: the code generator
+    assembles its sparse linear system instead (:mod:`stlp_sym.exact`).
     """
     if options.policy == "penalty":
         action = penalty(action)
@@ -224,4 +262,6 @@ def apply_options(action: Action, options: Options) -> Derivation:
         derivation = normalise(derivation)
     if options.policy == "ascent":
         derivation = ascent(derivation)
+    if options.policy == "exact":
+        derivation = exact(derivation)
     return derivation
