@@ -59,6 +59,7 @@ def _print_expanded(derivation, spec: str) -> None:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
+    from .build import write_atomic
     from .printing import latex_document, latex_equations, render_png, text_equations
     from .transforms import apply_options
 
@@ -76,28 +77,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
             raise StlpError("--expand needs --graph SPEC, e.g. --graph chain:3")
         _print_expanded(derivation, args.graph)
     if args.latex:
-        _write_text(Path(args.latex), latex_document(derivation))
+        write_atomic(Path(args.latex), latex_document(derivation))
         print(f"wrote {args.latex}")
     if args.png:
         render_png(latex_equations(derivation), Path(args.png))
         print(f"wrote {args.png}")
     return 0
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a file."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
