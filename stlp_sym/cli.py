@@ -16,8 +16,11 @@ from .errors import StlpError
 
 
 def _model(name: str):
+    from .modelfile import is_model_file, load_model
     from .models import MODELS
 
+    if is_model_file(name):
+        return load_model(name)
     if name not in MODELS:
         raise StlpError(f"unknown model {name!r}; `stlp models` lists them: {', '.join(MODELS)}")
     return MODELS[name]
@@ -106,16 +109,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _parse_params(items: list[str] | None) -> dict[str, float]:
-    """``NAME=VALUE`` pairs: plain decimal numbers only (nothing is evaluated)."""
+    """``NAME=VALUE`` pairs: a number or a constant expression, read by the whitelist parser
+    of :mod:`stlp_sym.exprparse` (nothing is evaluated by Python)."""
+    from .exprparse import parse_number
+
     params = {}
     for item in items or []:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise StlpError(f"--param {item!r}: expected NAME=VALUE, e.g. --param c=10")
         try:
-            params[name.strip()] = float(text)
-        except ValueError:
-            raise StlpError(f"--param {item!r}: {text!r} is not a number") from None
+            params[name.strip()] = parse_number(text, source="--param", where=name.strip())
+        except StlpError as exc:
+            raise StlpError(f"--param {item!r}: {text!r} is not a number ({exc})") from None
     return params
 
 
@@ -175,6 +181,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 DEMO_GRAPH = "complete:6:in=1"
+_MODEL_HELP = "a built-in model (see `stlp models`) or a model file (.toml)"
+_GRAPH_HELP = (
+    "graph spec (e.g. complete:6:in=1) or graph file "
+    "(.csv/.tsv/.json/.graphml[:inputs=..][:outputs=..])"
+)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -270,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
 
     derive = commands.add_parser("derive", help="print the derived equations of a model")
-    derive.add_argument("model", help="a built-in model name (see `stlp models`)")
+    derive.add_argument("model", help=_MODEL_HELP)
     derive.add_argument("--graph", help="graph spec, e.g. complete:6:in=1 (with --expand)")
     derive.add_argument("--expand", action="store_true", help="write the equations out on --graph")
     _add_option_flags(derive)
@@ -279,13 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     derive.set_defaults(func=cmd_derive)
 
     generate = commands.add_parser("generate", help="write the NumPy module of a model")
-    generate.add_argument("model", help="a built-in model name (see `stlp models`)")
+    generate.add_argument("model", help=_MODEL_HELP)
     _add_option_flags(generate, codegen=True)
     generate.add_argument("--out", metavar="DIR", help="directory to write to (default: cache)")
     generate.set_defaults(func=cmd_generate)
 
     verify = commands.add_parser("verify", help="check a generated module (MATH.md section 7)")
-    verify.add_argument("model", help="a built-in model name (see `stlp models`)")
+    verify.add_argument("model", help=_MODEL_HELP)
     verify.add_argument(
         "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"
     )
@@ -293,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="integrate a model online on a task")
-    run.add_argument("model", help="a built-in model name (see `stlp models`)")
-    run.add_argument("--graph", required=True, help="graph spec, e.g. complete:6:in=1")
+    run.add_argument("model", help=_MODEL_HELP)
+    run.add_argument("--graph", required=True, help=_GRAPH_HELP)
     run.add_argument(
         "--task",
         default="tracking-sine",

@@ -176,7 +176,12 @@ class Digraph:
 
     @classmethod
     def from_spec(cls, spec: str) -> Digraph:
-        """Build from a spec string ``KIND:ARGS[:in=K][:out=K]`` (see :func:`parse_spec`)."""
+        """Build from a spec string ``KIND:ARGS[:in=K][:out=K]`` (see :func:`parse_spec`) or a
+        graph file ``PATH[:inputs=IDS][:outputs=IDS]`` (see :mod:`stlp_sym.graphfile`)."""
+        from stlp_sym.graphfile import is_graph_file, read_graph_spec  # lazily: no import cycle
+
+        if is_graph_file(spec):
+            return read_graph_spec(spec)
         return parse_spec(spec)
 
     # ---- queries -----------------------------------------------------------------------------
