@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .action import (
+    IS_FREE,
     IS_OUTPUT,
     Action,
     Aggregate,
@@ -65,7 +66,7 @@ def stlp_holonomic() -> Action:
         description="STLP with the algebraic constraint x = sigma(a) and massive neurons",
         fields=(Field("x"), Field("lambda", role="free", multiplier=True), Field("w", "edge")),
         parameters=_parameters(theta=2.0, q=100.0, m_x=0.1, m_w=0.1, r_w=1.0),
-        node=phi * m_x / 2 * x.diff(t) ** 2 + _TRACKING + lam * (x - sigma(a)),
+        node=phi * m_x / 2 * IS_FREE * x.diff(t) ** 2 + _TRACKING + lam * (x - sigma(a)),
         edge=phi * (m_w / 2 * w.diff(t) ** 2 + r_w / 2 * w**2),
         **_NEURAL,
     )

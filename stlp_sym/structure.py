@@ -194,6 +194,28 @@ def _solve_domain(
     return solution
 
 
+def known_roles(action: Action, field: Field) -> dict[sp.Symbol, sp.Integer]:
+    """Role indicators whose value is fixed wherever the node field ``field`` has an equation.
+
+    A field restricted to the free nodes, or clamped on the inputs, has no equation on the
+    inputs, so there ``is_free = 1`` and ``is_input = 0``; this keeps ``[i in N]`` factors out
+    of the solved system (no division by an indicator).
+    """
+    if field.domain != "node":
+        return {}
+    clamp = action.clamp_of(field.name)
+    values: dict[str, int] = {}
+    if field.role in ("free", "hidden", "output") or (clamp is not None and clamp.role == "input"):
+        values.update(is_input=0, is_free=1)
+    if field.role == "input":
+        values.update(is_input=1, is_free=0, is_hidden=0, is_output=0)
+    if field.role == "output":
+        values.update(is_output=1, is_hidden=0)
+    if field.role == "hidden":
+        values.update(is_hidden=1, is_output=0)
+    return {sp.Symbol(name): sp.Integer(value) for name, value in values.items()}
+
+
 def explicit_system(
     action: Action, equations: Mapping[str, sp.Expr], aggregates: tuple[Aggregate, ...]
 ) -> FirstOrderSystem:
@@ -205,6 +227,10 @@ def explicit_system(
         For an equation with no leading unknown of its own (an algebraic constraint), a block
         spanning several nodes or arcs, a singular or nonlinear block.
     """
+    equations = {
+        name: expr.xreplace(known_roles(action, action.field(name)))
+        for name, expr in equations.items()
+    }
     orders = field_orders(action, equations, aggregates)
     by_name = {a.name: a for a in aggregates}
     incidence, remote = {}, {}

@@ -229,6 +229,11 @@ def exact(derivation: Derivation, a: float = 10.0, b: float = 10.0) -> Derivatio
     equations are linear in the leading derivatives and the multipliers, and the generated code
     assembles them as one sparse system per step (MATH.md section 5).
     """
+    if derivation.system is not None:
+        raise ActionError(
+            f"policy exact applies to algebraic constraints, and model {derivation.action.name!r} "
+            "has none (its equations are already explicit): use --policy none"
+        )
     a_s, b_s = sp.symbols("baumgarte_a baumgarte_b")
     action = derivation.action
     equations = []

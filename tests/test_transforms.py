@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from stlp_sym.action import IS_FREE, IS_OUTPUT, Action, Field, Parameter, fn, t
+from stlp_sym.action import IS_OUTPUT, Action, Field, Parameter, fn, t
 from stlp_sym.derivation import derive
 from stlp_sym.errors import ActionError
 from stlp_sym.frames import OutSum
@@ -53,7 +53,8 @@ def test_stlp_holonomic_with_penalty_is_the_hand_written_one() -> None:
     sol = _solution("stlp-holonomic")
     g, g_dst = x - sp.tanh(a), x_dst - sp.tanh(a_dst)
     free_dst = sp.Symbol("is_free__dst")
-    neuron = -theta * x.diff(t) - q / m_x * IS_OUTPUT * (x - z) - beta / m_x * IS_FREE * g
+    # the x equation holds on the free nodes only: there [i in N] = 1
+    neuron = -theta * x.diff(t) - q / m_x * IS_OUTPUT * (x - z) - beta / m_x * g
     neuron += beta / m_x * OutSum(free_dst * g_dst * _sigma_prime(a_dst) * w)
     assert _same(sol["x"], neuron)
     weights = -theta * wd - r_w / m_w * w
