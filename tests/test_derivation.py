@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import sympy as sp
 from unrolled import evaluate, random_point, unrolled_equations
@@ -20,7 +22,7 @@ from stlp_sym.action import (
     t,
 )
 from stlp_sym.derivation import derive
-from stlp_sym.errors import StructureError
+from stlp_sym.errors import StlpWarning, StructureError
 from stlp_sym.expansion import expand
 from stlp_sym.graph import Digraph
 from stlp_sym.models import MODELS
@@ -62,7 +64,9 @@ def _kitchen_sink() -> Action:
 
 
 def _assert_matches_unrolled(action: Action, spec: str, seed: int = 0) -> None:
-    graph = Digraph.from_spec(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StlpWarning)  # outputs no input reaches: fine here
+        graph = Digraph.from_spec(spec)
     ours = expand(derive(action), graph).equations
     reference = unrolled_equations(action, graph)
     assert set(ours) == set(reference)
