@@ -285,7 +285,7 @@ class _Lowering:
         """Emit ``value`` as the output variable for ``name`` (no copy for a plain variable)."""
         if isinstance(value, sp.Symbol) and value.name in self.defined | self.inputs:
             return value.name
-        return self.emit(Op(f"out_{identifier(name)}", domain, "expr", value))
+        return self.emit(Op(f"_out_{identifier(name)}", domain, "expr", value))
 
     def kernel(self, outputs: Mapping[str, str], cse: bool) -> Kernel:
         domains = {name: domain for name, (domain, _, _) in self.inputs.items()}

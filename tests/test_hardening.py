@@ -104,3 +104,37 @@ def test_two_processes_generating_the_same_module(tmp_path) -> None:
     module = load(paths[0])
     plan = module.prepare(2, [0], [1], [0], [1])
     assert np.isfinite(module.init(plan)["w"]).all()
+
+
+def test_names_that_look_like_generated_ones_do_not_collide(tmp_path) -> None:
+    from stlp_sym.action import Action, Field, fn, t
+    from stlp_sym.transforms import Options
+
+    x, y = fn("x"), fn("out_x")
+    action = Action(
+        fields=[Field("x"), Field("out_x")],
+        node=x.diff(t) ** 2 / 2 + y.diff(t) ** 2 / 2 + x * y,
+    )
+    module = load(generate(action, Options(flip=False, normalise=False), tmp_path))
+    plan = module.prepare(1, [], [], [], [])
+    state = {
+        "x": np.array([0.3]),
+        "x_d1": np.array([0.0]),
+        "out_x": np.array([-0.7]),
+        "out_x_d1": np.array([0.0]),
+    }
+    rates = module.rhs(0.0, state, plan, None, {})
+    # L = xdot^2/2 + ydot^2/2 + x y:  xddot = y, yddot = x
+    assert rates["x_d1"][0] == pytest.approx(-0.7) and rates["out_x_d1"][0] == pytest.approx(0.3)
+
+
+def test_a_field_named_like_a_python_keyword_runs(tmp_path) -> None:
+    from dataclasses import replace as with_options
+
+    entry = MODELS["stlp"]
+    module = load(generate(entry.build(), with_options(entry.options, normalise=False), tmp_path))
+    assert "lambda" in module.STATES
+    plan = module.prepare(3, [0, 1], [1, 2], [0], [2])
+    state = module.init(plan)
+    rates = module.rhs(0.0, state, plan, None, {"u": np.ones(3), "z": np.ones(3)})
+    assert np.isfinite(rates["lambda"]).all() and rates["lambda"][2] != 0

@@ -106,7 +106,7 @@ def _tampered(name: str, function: str, pattern: str, tmp_path: Path) -> ModuleT
 
 def test_a_changed_rhs_coefficient_fails(tmp_path: Path) -> None:
     model = MODELS["stlp"]
-    module = _tampered("stlp", "_rhs_kernel", r"out_\w+", tmp_path)
+    module = _tampered("stlp", "_rhs_kernel", r"_out_\w+", tmp_path)
     graph = Digraph.from_spec(DEFAULT_GRAPH)
     report = verify(model.build(), model.options, graph, module=module)
     assert not report.passed
@@ -117,7 +117,7 @@ def test_a_changed_rhs_coefficient_fails(tmp_path: Path) -> None:
 
 def test_a_changed_euler_lagrange_coefficient_fails(tmp_path: Path) -> None:
     model = MODELS["stlp"]
-    module = _tampered("stlp", "_el_kernel", r"out_P0_w", tmp_path)
+    module = _tampered("stlp", "_el_kernel", r"_out_P0_w", tmp_path)
     graph = Digraph.from_spec(DEFAULT_GRAPH)
     report = verify(model.build(), model.options, graph, module=module)
     assert {"discrete action", "P0 = dL/dq", "s P0 + P1 = 0"} <= _failed(report)
