@@ -1,7 +1,8 @@
 """Build and cache generated modules: key -> file (atomic write) -> imported module.
 
 The cache key is the sha256 of a canonical text of the action, the options, the template's
-bytes and the tool and SymPy versions, computed without deriving anything. Each file starts with
+bytes, the tool and SymPy versions and the generator's own sources, computed without deriving
+anything. Each file starts with
 a line holding the hash of its body, so a truncated or edited file is detected and rebuilt.
 """
 
@@ -14,6 +15,7 @@ import re
 import sys
 import tempfile
 from dataclasses import asdict
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -51,12 +53,24 @@ def canonical_text(action: Action, options: Options) -> str:
     return "\n".join(parts)
 
 
+@cache
+def generator_fingerprint() -> str:
+    """sha256 of the package's own sources: a changed generator never reuses an old module."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(action: Action, options: Options) -> str:
-    """sha256 of the action, options, template and versions (no derivation needed)."""
+    """sha256 of the action, options, template, versions and generator (no derivation needed)."""
     from .render import template_bytes
 
     digest = hashlib.sha256(canonical_text(action, options).encode())
     digest.update(template_bytes())
+    digest.update(generator_fingerprint().encode())
     return digest.hexdigest()
 
 
