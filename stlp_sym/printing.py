@@ -185,6 +185,10 @@ class _FrameMixin:
         return False, coeff
 
 
+#: Letters the sums use for node indices.
+_INDEX_LETTERS = frozenset({"i", "j", "k"})
+
+
 class _LatexFramePrinter(_FrameMixin, LatexPrinter):
     """SymPy's LaTeX printer with frame-aware names, indices, derivatives and sums."""
 
@@ -242,6 +246,9 @@ class _LatexFramePrinter(_FrameMixin, LatexPrinter):
         if role is not None:
             index = role[0] or r"\cdot"
             return rf"[{index} \in {role[1]}]"
+        if expr.name in _INDEX_LETTERS:
+            # A parameter called i, j or k must not read as a node index of the sums.
+            return rf"\mathrm{{{expr.name}}}"
         return self._name(expr.name, None)
 
     def _print_exp(self, expr: sp.Expr, exp: str | None = None) -> str:

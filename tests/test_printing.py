@@ -201,3 +201,11 @@ def test_notebook_reprs_hold_the_equations() -> None:
     assert shown.startswith("$$") and r"\sum_{k \in ch(i)}" in shown
     assert r"\dot{\hat{\lambda}}_{i}" in shown
     assert r"\sum_{j \in pa(i)}" in MODELS["stlp"].build()._repr_latex_()
+
+
+def test_a_parameter_named_like_an_index_is_told_apart() -> None:
+    expr = sp.Symbol("k") * OutSum(fn("w") * sp.sin(fn("a__dst")))
+    assert (
+        latex(expr)
+        == r"\mathrm{k} \sum_{k \in ch(i)} \left( w_{ki} \sin{\left(a_{k} \right)} \right)"
+    )
