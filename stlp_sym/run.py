@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -147,7 +148,7 @@ def _progress(total: int, enabled: bool):
 def run(
     module: ModuleType,
     graph: Digraph,
-    task: Task,
+    task: Task | Callable[[float], dict[str, np.ndarray]],
     horizon: float | None = None,
     steps: int | None = None,
     dt: float = 1e-3,
@@ -158,8 +159,12 @@ def run(
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
-    Stops early, keeping the last good state, when a state exceeds :data:`DIVERGENCE`.
+    ``task`` is a :class:`~stlp_sym.tasks.Task` or a plain ``signals(t)`` callable returning
+    node arrays such as ``{"u": ..., "z": ...}``. Stops early, keeping the last good state,
+    when a state exceeds :data:`DIVERGENCE`.
     """
+    if not isinstance(task, Task):
+        task = Task("signals", task)
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)

@@ -198,3 +198,16 @@ def test_stability_needs_the_sign_flip() -> None:
     assert np.all(np.abs(np.concatenate(list(trace.state.values()))) <= 1e6)  # last good state
     flipped = build(MODELS["stlp"].build(), Options(flip=True))
     assert run(flipped, graph, task, horizon=20.0, progress=False).diverged is None
+
+
+def test_run_takes_a_plain_signals_callable(module) -> None:
+    graph = Digraph.from_spec("complete:4:in=1")
+    u, z = np.zeros(graph.n), np.zeros(graph.n)
+
+    def signals(t: float) -> dict[str, np.ndarray]:
+        u[graph.inputs], z[graph.outputs] = math.cos(t), math.sin(t)
+        return {"u": u, "z": z}
+
+    trace = run(module, graph, signals, horizon=1.0, progress=False)
+    assert trace.diverged is None and trace.t[-1] == pytest.approx(1.0)
+    np.testing.assert_allclose(trace.reference[:, 0], np.sin(trace.t))
