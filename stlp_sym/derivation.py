@@ -26,6 +26,7 @@ on any digraph, and :func:`stlp_sym.expansion.expand` writes the equations of a 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -71,17 +72,30 @@ class Derivation:
     equations : one :class:`FieldEquation` per field, in declaration order.
     aggregates : the action's aggregates plus the time derivatives of aggregates that the
         momenta introduce (``a_d1 = sum d/dt g``), which the generated code computes by scatter.
-    system : the explicit first-order system, or ``None`` when ``problem`` says why not.
-    problem : the :class:`StructureError` that keeps the equations from being solved, if any.
     transforms : the names of the transforms applied so far, in order.
+
+    The explicit first-order system (:attr:`system`, or :attr:`problem` saying why there is
+    none) is solved on first use, so a chain of transforms solves only its last derivation.
     """
 
     action: Action
     equations: tuple[FieldEquation, ...]
     aggregates: tuple[Aggregate, ...]
-    system: FirstOrderSystem | None
-    problem: StructureError | None = None
     transforms: tuple[str, ...] = ()
+
+    @cached_property
+    def _structure(self) -> tuple[FirstOrderSystem | None, StructureError | None]:
+        return solve_structure(self.action, self.equations, self.aggregates)
+
+    @property
+    def system(self) -> FirstOrderSystem | None:
+        """The explicit first-order system, or ``None`` when :attr:`problem` says why not."""
+        return self._structure[0]
+
+    @property
+    def problem(self) -> StructureError | None:
+        """The :class:`StructureError` that keeps the equations from being solved, if any."""
+        return self._structure[1]
 
     def equation(self, name: str) -> sp.Expr:
         """``sign * P0 + P1`` of the field called ``name``."""
@@ -109,15 +123,8 @@ class Derivation:
         return "$$\\begin{gathered}" + " \\\\ ".join(lines) + "\\end{gathered}$$"
 
     def with_equations(self, equations: tuple[FieldEquation, ...], transform: str) -> Derivation:
-        """A derivation with new equations, its system solved again (used by transforms)."""
-        system, problem = solve_structure(self.action, equations, self.aggregates)
-        return replace(
-            self,
-            equations=equations,
-            system=system,
-            problem=problem,
-            transforms=(*self.transforms, transform),
-        )
+        """A derivation with new equations (used by transforms); its system is solved anew."""
+        return replace(self, equations=equations, transforms=(*self.transforms, transform))
 
 
 def node_quantities(action: Action) -> set[str]:
@@ -239,5 +246,4 @@ def derive(action: Action) -> Derivation:
     found: dict[str, Aggregate] = {}
     equations = tuple(field_equation(action, f, found) for f in action.fields)
     aggregates = (*action.aggregates, *(found[name] for name in sorted(found)))
-    system, problem = solve_structure(action, equations, aggregates)
-    return Derivation(action, equations, aggregates, system, problem)
+    return Derivation(action, equations, aggregates)
