@@ -2,8 +2,8 @@
 
 The cache key is the sha256 of a canonical text of the action, the options, the template's
 bytes, the tool and SymPy versions and the generator's own sources, computed without deriving
-anything. Each file starts with
-a line holding the hash of its body, so a truncated or edited file is detected and rebuilt.
+anything. Each file starts with a line holding the hash of its body, so a truncated or edited
+file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-
-import sympy as sp
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .action import Action
 from .errors import StlpError
-from .transforms import Options
+from .options import Options
+
+if TYPE_CHECKING:
+    from .action import Action
 
 _HEADER = re.compile(r"# stlp_sym generated module: body-sha256=([0-9a-f]{64}) key=([0-9a-f]{64})")
 
@@ -36,6 +37,8 @@ def body_hash(body: str) -> str:
 
 def canonical_text(action: Action, options: Options) -> str:
     """A deterministic text of everything the generated module depends on."""
+    import sympy as sp
+
     parts = [
         f"action {action.name}",
         *(repr(f) for f in action.fields),

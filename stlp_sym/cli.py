@@ -230,7 +230,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) -> None:
-    from .transforms import INTEGRATORS, POLICIES
+    from .options import INTEGRATORS, POLICIES
 
     if codegen:
         parser.add_argument(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import StlpError
-from .transforms import Options
+from .options import Options
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "generated"
 

@@ -47,7 +47,7 @@ from .action import Action, Aggregate, Clamp, Field, Parameter, Signal
 from .errors import ActionError
 from .exprparse import ParseError, parse_aggregate, parse_expression, parse_number
 from .models import Model
-from .transforms import Options
+from .options import Options
 
 MAX_BYTES = 1_000_000
 FORMAT = 1

@@ -29,7 +29,7 @@ from .action import (
     src,
     t,
 )
-from .transforms import Options
+from .options import Options
 
 x, w, lam, u, z, a = (fn(name) for name in ("x", "w", "lambda", "u", "z", "a"))
 c, theta, q, r, r_w, m_x, m_w, alpha = sp.symbols("c theta q r r_w m_x m_w alpha")

@@ -18,7 +18,7 @@ import sympy as sp
 from . import __version__
 from .codeprint import BufferPool, InPlaceEmitter, numpy_code
 from .ir import Kernel, Op, StepIR
-from .transforms import Options
+from .options import Options
 
 TEMPLATE = "module.py.j2"
 _LOADS = {

@@ -14,8 +14,7 @@ system). Each is a pure function returning a new object; :func:`apply_options` c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -24,42 +23,7 @@ from .action import Action, Field, Parameter, split_end, t
 from .derivation import Derivation, derive
 from .errors import ActionError, StructureError
 from .frames import InSum, OutSum
-
-Policy = Literal["none", "penalty", "ascent", "exact"]
-Integrator = Literal["euler", "semi-implicit", "heun", "rk4"]
-POLICIES: tuple[str, ...] = ("none", "penalty", "ascent", "exact")
-INTEGRATORS: tuple[str, ...] = ("euler", "semi-implicit", "heun", "rk4")
-
-
-@dataclass(frozen=True)
-class Options:
-    """How an action becomes code; shared by every command and part of every cache key.
-
-    flip : Hamiltonian sign flip, ``s = -1`` on every non-multiplier field.
-    normalise : multipliers as ``factor * normalised multiplier``, equations divided by the
-        factor's power.
-    policy : for algebraic constraints: ``none``, ``penalty``, ``ascent`` or ``exact``.
-    integrator : ``euler``, ``semi-implicit``, ``heun`` or ``rk4``.
-    cse : common-subexpression elimination in generated code.
-    """
-
-    flip: bool = True
-    normalise: bool = True
-    policy: Policy = "none"
-    integrator: Integrator = "euler"
-    cse: bool = True
-
-    def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ActionError(f"policy {self.policy!r} is not one of {', '.join(POLICIES)}")
-        if self.integrator not in INTEGRATORS:
-            raise ActionError(
-                f"integrator {self.integrator!r} is not one of {', '.join(INTEGRATORS)}"
-            )
-
-    def describe(self) -> str:
-        """``flip=True normalise=True ...`` for listings and headers."""
-        return " ".join(f"{k}={v}" for k, v in asdict(self).items())
+from .options import Options
 
 
 def _multipliers(action: Action) -> list[Field]:
