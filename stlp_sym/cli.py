@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     run.set_defaults(func=cmd_run)
 
-    demo = commands.add_parser("demo", help="the main job on the built-in default (~1 min)")
+    demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")
     demo.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
