@@ -167,6 +167,7 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "cache_key": cache_key,
         "options_text": options.describe(),
         "equations": equations,
+        "locality": _locality(ir),
         "params": repr({p.name: p.default for p in ir.parameters}),
         "states": repr(states),
         "options": repr(options_dict),
@@ -213,6 +214,13 @@ def _exact(ir: StepIR) -> dict[str, str] | None:
         for e in ir.exact.entries
     ]
     return {"blocks": repr(list(ir.exact.unknowns)), "entries": repr(entries)}
+
+
+def _locality(ir: StepIR) -> str:
+    """Per update, the gathers and scatters on its longest path (its neighbourhood radius)."""
+    if ir.exact is not None:
+        return "none: the exact policy solves one sparse system over the whole graph per step"
+    return ", ".join(f"{name} {hops}" for name, hops in ir.rhs.hops.items())
 
 
 def _decays(ir: StepIR) -> list[dict[str, str]]:

@@ -275,3 +275,9 @@ def test_generic_action_with_out_aggregate_and_velocity_free_code() -> None:
     expected = _reference(module, apply_options(act, options), graph, 0.0, state, signals, params)
     for (name, index), value in expected.items():
         assert got[name][index] == pytest.approx(value, rel=1e-11, abs=1e-12)
+
+
+def test_module_header_states_the_locality(tmp_path) -> None:
+    text = generate(MODELS["stlp"].build(), MODELS["stlp"].options, tmp_path).read_text()
+    assert "Locality (gathers and scatters on the longest path of each update): " in text
+    assert "x 2, lambda_hat 4, w_d1 3" in text
