@@ -73,7 +73,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
     print(f"options: {options.describe()}")
     for line in text_equations(derivation):
         print(line)
-    if derivation.problem is not None:
+    if "exact" in derivation.transforms:
+        print(
+            "\nnote: with the exact policy these equations are solved together, as one sparse "
+            "linear system over the whole graph per step (not local); see docs/policies.md"
+        )
+    elif derivation.problem is not None:
         print(f"\nnote: no explicit first-order system: {derivation.problem}")
     if args.expand:
         if not args.graph:

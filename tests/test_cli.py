@@ -52,3 +52,10 @@ def test_expand_on_a_graph(capsys) -> None:
 def test_bad_input_is_a_clear_error(argv, fragment, capsys) -> None:
     assert main(argv) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_exact_policy_is_explained(capsys) -> None:
+    assert main(["derive", "stlp-holonomic", "--policy", "exact"]) == 0
+    assert "one sparse linear system" in capsys.readouterr().out
+    assert main(["derive", "stlp", "--policy", "exact"]) == 2
+    assert "applies to algebraic constraints" in capsys.readouterr().err
