@@ -248,8 +248,14 @@ def canonical(expr: object) -> sp.Expr:
     Every symbol becomes a plain symbol and every undefined function a plain ``Function`` of
     the time symbol :data:`t`, which makes names the only identity that counts.
     """
+    if isinstance(expr, str):
+        # SymPy would eval the text: strings go through the whitelist parser instead.
+        raise ActionError(
+            f"{expr!r} is text: build expressions with SymPy (fn, src, dst, symbols), or read "
+            "text with stlp_sym.exprparse.parse_expression, which evaluates nothing"
+        )
     try:
-        expr = sp.sympify(expr, strict=not isinstance(expr, str | int | float))
+        expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError) as exc:
         raise ActionError(f"cannot read {expr!r} as a SymPy expression: {exc}") from exc
     replacements: dict[sp.Basic, sp.Basic] = {}

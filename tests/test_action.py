@@ -122,3 +122,8 @@ def test_time_derivative_must_be_in_t() -> None:
     s = sp.Symbol("c")
     with pytest.raises(ActionError, match="function of t alone"):
         _action(node=sp.Function("x")(s) ** 2)
+
+
+def test_text_is_never_sympified() -> None:
+    with pytest.raises(ActionError, match="is text"):
+        _action(node="__import__('os').system('true')")
