@@ -169,7 +169,7 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "equations": equations,
         "locality": _locality(ir),
         "params": repr({p.name: p.default for p in ir.parameters}),
-        "states": repr(states),
+        "states": _literal(states),
         "options": repr(options_dict),
         "options_dict": options_dict,
         "signals": repr({s.name: s.role for s in ir.signals}),
@@ -181,7 +181,7 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "energy_scale": "Divided by the dissipation factor: " if ir.energy is not None else "",
         "el_fields": repr(el_fields),
         "decays": _decays(ir),
-        "fields": repr(_fields(ir)),
+        "fields": _literal(_fields(ir)),
         "exact": _exact(ir),
     }
 
@@ -213,7 +213,15 @@ def _exact(ir: StepIR) -> dict[str, str] | None:
         }
         for e in ir.exact.entries
     ]
-    return {"blocks": repr(list(ir.exact.unknowns)), "entries": repr(entries)}
+    return {"blocks": _literal(list(ir.exact.unknowns)), "entries": _literal(entries)}
+
+
+def _literal(value: dict | list) -> str:
+    """A Python literal for the generated code with one entry per line (deterministic)."""
+    if isinstance(value, dict):
+        lines = [f"    {key!r}: {item!r}," for key, item in value.items()]
+        return "{\n" + "\n".join(lines) + "\n}"
+    return "[\n" + "\n".join(f"    {item!r}," for item in value) + "\n]"
 
 
 def _locality(ir: StepIR) -> str:
