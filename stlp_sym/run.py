@@ -19,7 +19,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -35,18 +35,28 @@ DIVERGENCE = 1e6
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where a run blew up: the time, the state and the node or arc index."""
+    """Where a run blew up: the time, the state (and its field) and the node or arc."""
 
     t: float
     state: str
     index: int
     value: float
+    where: str = ""
 
     def __str__(self) -> str:
         return (
-            f"diverged at t = {self.t:.4g}: |{self.state}[{self.index}]| = {abs(self.value):.3g}"
-            f" exceeds {DIVERGENCE:g}"
+            f"diverged at t = {self.t:.4g}: {self.where or f'{self.state}[{self.index}]'}: "
+            f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
         )
+
+
+def _locate(module: ModuleType, graph: Digraph, state: str, index: int) -> str:
+    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 4``."""
+    info = module.STATES[state]
+    name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
+    if info["domain"] == "edge":
+        return f"field {name} on arc {graph.src[index]} -> {graph.dst[index]}"
+    return f"field {name} on node {index}"
 
 
 @dataclass
@@ -202,6 +212,8 @@ def run(
             t = (k + 1) * dt
             diverged = _first_divergence(state, t)
             if diverged is not None:
+                where = _locate(module, graph, diverged.state, diverged.index)
+                diverged = replace(diverged, where=where)
                 break
             if (k + 1) % stride == 0 or k + 1 == steps:
                 good = {name: value.copy() for name, value in state.items()}

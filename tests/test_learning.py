@@ -195,6 +195,9 @@ def test_stability_needs_the_sign_flip() -> None:
     trace = run(unflipped, graph, task, horizon=20.0, progress=False)
     assert trace.diverged is not None and 2.0 < trace.diverged.t < 10.0
     assert trace.diverged.state in ("x", "lambda_hat", "w", "w_d1")
+    assert "field " in str(trace.diverged) and (
+        " node " in str(trace.diverged) or " arc " in str(trace.diverged)
+    )
     assert np.all(np.abs(np.concatenate(list(trace.state.values()))) <= 1e6)  # last good state
     flipped = build(MODELS["stlp"].build(), Options(flip=True))
     assert run(flipped, graph, task, horizon=20.0, progress=False).diverged is None
