@@ -50,8 +50,6 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -64,6 +62,7 @@ from types import ModuleType
 from typing import Protocol
 
 import numpy as np
+from machine import describe
 
 from stlp_sym.build import build
 from stlp_sym.graph import Digraph
@@ -669,21 +668,7 @@ def render(header: Sequence[str], rows: list[list[str]], markdown: bool) -> str:
 
 def machine() -> str:
     """CPU model, core count, OS, Python and NumPy versions."""
-    cpu = platform.processor() or _cpuinfo_model() or platform.machine()
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}"
-    )
-
-
-def _cpuinfo_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return describe(f"NumPy {np.__version__}")
 
 
 def memory_slopes(rows: list[Row], method: str) -> list[float]:

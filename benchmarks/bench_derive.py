@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import sympy as sp
+from machine import describe
 from sympy.calculus.euler import euler_equations
 from sympy.core.cache import clear_cache
 from sympy.core.function import AppliedUndef
@@ -321,21 +320,7 @@ def render(header: Sequence[str], rows: list[list[str]], markdown: bool) -> str:
 
 def machine() -> str:
     """CPU model, core count, OS, Python and SymPy versions."""
-    cpu = platform.processor() or _cpuinfo_model() or platform.machine()
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SymPy {sp.__version__}"
-    )
-
-
-def _cpuinfo_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return describe(f"SymPy {sp.__version__}")
 
 
 def report(rows: list[Row], args: argparse.Namespace, markdown: bool) -> str:

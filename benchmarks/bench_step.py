@@ -32,7 +32,6 @@ import gc
 import inspect
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from machine import describe
 
 from stlp_sym.build import build, generate, load
 from stlp_sym.graph import Digraph
@@ -555,11 +555,7 @@ def render_profile(title: str, rows: list[tuple[str, float]], markdown: bool) ->
 
 def machine() -> str:
     """CPU model, cores, OS, Python and NumPy versions."""
-    return (
-        f"{_cpuinfo_model() or platform.processor() or platform.machine()}, "
-        f"nproc {os.cpu_count()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}"
-    )
+    return describe(f"NumPy {np.__version__}")
 
 
 def numpy_runtime() -> str:
@@ -582,16 +578,6 @@ def numpy_runtime() -> str:
         for p in threadpool_info()
     )
     return f"{line}; pools: {pools}"
-
-
-def _cpuinfo_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
 
 
 def report(rows: list[Row], loading: Loading, args: argparse.Namespace, markdown: bool) -> str:
