@@ -64,10 +64,10 @@ from typing import Protocol
 import numpy as np
 from machine import describe
 
-from stlp_sym.build import build
+from stlp_sym.cache.store import build
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.tasks import Signals, make_task
+from stlp_sym.runner.tasks import Signals, make_task
+from stlp_sym.symbolic.models import MODELS
 
 MODEL = "stlp"
 TASK = "tracking-sine"

@@ -10,7 +10,7 @@ Measured in one run, for model ``stlp`` with its default options (flip, normalis
 
 - **derive + transforms**: ``apply_options(MODELS["stlp"].build(), MODELS["stlp"].options)``, the
   whole graph-independent symbolic stage. It takes no graph, so it is timed once per graph row
-  only to show that its cost is flat; building the :class:`~stlp_sym.graph.Digraph` is timed
+  only to show that its cost is flat; building the :class:`~stlp_sym.graph.digraph.Digraph` is timed
   separately and is not part of it.
 - **expand**: ``expand(derivation, graph)``, the only graph-dependent symbolic step (the equations
   of a concrete graph, written out), on small complete graphs.
@@ -42,13 +42,13 @@ from sympy.core.cache import clear_cache
 from sympy.core.function import AppliedUndef
 from sympy.solvers.solvers import solve_linear
 
-from stlp_sym.action import t
-from stlp_sym.derivation import Derivation
 from stlp_sym.errors import StlpWarning
-from stlp_sym.expansion import expand
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.transforms import apply_options
+from stlp_sym.symbolic.derivation import Derivation
+from stlp_sym.symbolic.expansion import expand
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import apply_options
+from stlp_sym.symbolic.vocabulary import t
 
 ROOT = Path(__file__).resolve().parents[1]
 

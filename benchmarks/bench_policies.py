@@ -15,11 +15,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from stlp_sym.build import build
+from stlp_sym.cache.store import build
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.run import sparse_solve
-from stlp_sym.tasks import make_task
+from stlp_sym.runner.loop import sparse_solve
+from stlp_sym.runner.tasks import make_task
+from stlp_sym.symbolic.models import MODELS
 
 GRAPH = "complete:6:in=1"
 POLICIES = ("penalty", "ascent", "exact")

@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 from machine import describe
 
-from stlp_sym.build import build, generate, load
+from stlp_sym.cache.store import build, generate, load
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
+from stlp_sym.symbolic.models import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -333,8 +333,8 @@ _SUBPROCESS = """
 import json, sys, time
 import numpy  # the generated module's only import: not part of loading it
 started = time.perf_counter()
-import stlp_sym.build as b
-from stlp_sym.models import MODELS
+import stlp_sym.cache.store as b
+from stlp_sym.symbolic.models import MODELS
 imported = time.perf_counter()
 b.load(sys.argv[1])
 loaded = time.perf_counter()
@@ -346,7 +346,7 @@ print(json.dumps([imported - started, loaded - imported, built - loaded]))
 
 
 def time_subprocess(path: Path) -> tuple[float, float, float]:
-    """In a fresh interpreter, after ``import numpy``: seconds to import ``stlp_sym.build`` (with
+    """In a fresh interpreter, after ``import numpy``: seconds to import ``stlp_sym.cache.store`` (with
     SymPy), then to ``load(path)``, then for a cached ``build`` (key, check, load)."""
     result = subprocess.run(
         [sys.executable, "-c", _SUBPROCESS, str(path)],
@@ -514,7 +514,7 @@ def load_rows(loading: Loading) -> list[list[str]]:
             cached,
         ],
         [
-            "subprocess: `import stlp_sym.build` after numpy (no target)",
+            "subprocess: `import stlp_sym.cache.store` after numpy (no target)",
             f"{loading.subprocess_import:.3f}",
             "",
         ],

@@ -16,8 +16,8 @@ from .errors import StlpError
 
 
 def _model(name: str):
-    from .modelfile import is_model_file, load_model
-    from .models import MODELS
+    from .parse.modelfile import is_model_file, load_model
+    from .symbolic.models import MODELS
 
     if is_model_file(name):
         return load_model(name)
@@ -37,7 +37,7 @@ def _options(model, args: argparse.Namespace):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models import MODELS
+    from .symbolic.models import MODELS
 
     width = max(map(len, MODELS))
     for name, model in MODELS.items():
@@ -47,8 +47,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _print_expanded(derivation, spec: str) -> None:
-    from .expansion import expand
-    from .graph import Digraph
+    from .graph.digraph import Digraph
+    from .symbolic.expansion import expand
 
     graph = Digraph.from_spec(spec)
     expanded = expand(derivation, graph)
@@ -62,9 +62,10 @@ def _print_expanded(derivation, spec: str) -> None:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    from .build import write_atomic
-    from .printing import latex_document, latex_equations, render_png, text_equations
-    from .transforms import apply_options
+    from .display.png import render_png
+    from .files import write_atomic
+    from .symbolic.printing import latex_document, latex_equations, text_equations
+    from .symbolic.transforms import apply_options
 
     model = _model(args.model)
     options = _options(model, args)
@@ -94,7 +95,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .build import generate
+    from .cache.store import generate
 
     model = _model(args.model)
     options = _options(model, args)
@@ -104,7 +105,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import DEFAULT_GRAPH, verify_model
+    from .checks import DEFAULT_GRAPH, verify_model
 
     model = _model(args.model)
     options = _options(model, args)
@@ -115,8 +116,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _parse_params(items: list[str] | None) -> dict[str, float]:
     """``NAME=VALUE`` pairs: a number or a constant expression, read by the whitelist parser
-    of :mod:`stlp_sym.exprparse` (nothing is evaluated by Python)."""
-    from .exprparse import parse_number
+    of :mod:`stlp_sym.parse.expressions` (nothing is evaluated by Python)."""
+    from .parse.expressions import parse_number
 
     params = {}
     for item in items or []:
@@ -131,10 +132,10 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
 
 
 def _run_task(model, options, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
-    from .build import build
-    from .plots import plot_trace
-    from .run import run
-    from .tasks import make_task
+    from .cache.store import build
+    from .display.plots import plot_trace
+    from .runner.loop import run
+    from .runner.tasks import make_task
 
     module = build(model.build(), options)
     task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
@@ -171,7 +172,7 @@ def _run_task(model, options, args: argparse.Namespace, task_name: str, graph, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .graph import Digraph
+    from .graph.digraph import Digraph
 
     if args.horizon is not None and args.steps is not None:
         raise StlpError("give either --horizon or --steps, not both")
@@ -197,11 +198,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
     import time
 
-    from .build import generate
-    from .graph import Digraph
-    from .printing import latex_equations, render_png, text_equations
-    from .transforms import apply_options
-    from .verify import verify_model
+    from .cache.store import generate
+    from .checks import verify_model
+    from .display.png import render_png
+    from .graph.digraph import Digraph
+    from .symbolic.printing import latex_equations, text_equations
+    from .symbolic.transforms import apply_options
 
     model = _model("stlp")
     options = model.options

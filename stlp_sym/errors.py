@@ -22,10 +22,24 @@ class ActionError(StlpError, ValueError):
 class StructureError(StlpError):
     """The Euler-Lagrange equations cannot be turned into a local explicit first-order system.
 
-    Raised (or recorded on a :class:`~stlp_sym.derivation.Derivation`) for an algebraic
+    Raised (or recorded on a :class:`~stlp_sym.symbolic.derivation.Derivation`) for an algebraic
     constraint, a singular leading block, or a block that couples several nodes or arcs.
     """
 
 
 class StlpWarning(UserWarning):
     """A suspicious but legal input, e.g. an output that no input reaches."""
+
+
+class InternalError(Exception):
+    """A fault of stlp_sym itself, not of its input: please report it.
+
+    Its message asks for a bug report with the model attached; it is deliberately not a
+    :class:`StlpError`, so that callers that handle bad input do not hide it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message} (an internal error of stlp_sym: please report it with the model file "
+            "or action that triggered it attached)"
+        )

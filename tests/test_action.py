@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from stlp_sym.action import (
+from stlp_sym.errors import ActionError
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.vocabulary import (
     IS_OUTPUT,
-    Action,
     Aggregate,
     Clamp,
     Field,
@@ -18,7 +19,6 @@ from stlp_sym.action import (
     src,
     t,
 )
-from stlp_sym.errors import ActionError
 
 x, w, a = fn("x"), fn("w"), fn("a")
 

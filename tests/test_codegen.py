@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from stlp_sym.action import Action, Aggregate, Field, fn, src, t
-from stlp_sym.build import build, cache_key, generate, load, read_valid
+from stlp_sym.cache.store import build, cache_key, generate, load, read_valid
+from stlp_sym.codegen.ir import lower
+from stlp_sym.codegen.render import render_context, render_module
 from stlp_sym.errors import StlpError, StructureError
-from stlp_sym.expansion import edge_function, expand, node_function
 from stlp_sym.graph import Digraph
-from stlp_sym.ir import lower
-from stlp_sym.models import MODELS
-from stlp_sym.render import render_context, render_module
-from stlp_sym.transforms import Options, apply_options
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.expansion import edge_function, expand, node_function
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import Options, apply_options
+from stlp_sym.symbolic.vocabulary import Aggregate, Field, fn, src, t
 
 NEURAL = ["stlp", "stlp-holonomic", "cal4"]
 MECHANICS = ["pendulum", "henon-heiles", "high-order"]

@@ -8,9 +8,14 @@ import pytest
 import sympy as sp
 from unrolled import evaluate, random_point, unrolled_equations
 
-from stlp_sym.action import (
+from stlp_sym.errors import StlpWarning, StructureError
+from stlp_sym.graph import Digraph
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.derivation import derive
+from stlp_sym.symbolic.expansion import expand
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.vocabulary import (
     IS_OUTPUT,
-    Action,
     Aggregate,
     Clamp,
     Field,
@@ -21,11 +26,6 @@ from stlp_sym.action import (
     src,
     t,
 )
-from stlp_sym.derivation import derive
-from stlp_sym.errors import StlpWarning, StructureError
-from stlp_sym.expansion import expand
-from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
 
 GRAPHS = {
     "chain": "chain:4",

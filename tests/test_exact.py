@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from stlp_sym.action import t
-from stlp_sym.build import build
-from stlp_sym.expansion import edge_function, expand, node_function
+from stlp_sym.cache.store import build
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.run import run, sparse_solve
-from stlp_sym.tasks import make_task
-from stlp_sym.transforms import Options, apply_options
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import make_task
+from stlp_sym.runtime.sparse import sparse_solve
+from stlp_sym.symbolic.expansion import edge_function, expand, node_function
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import Options, apply_options
+from stlp_sym.symbolic.vocabulary import t
 
 OPTIONS = Options(policy="exact")
 
@@ -72,7 +73,7 @@ def test_constraint_is_reached_and_kept(module) -> None:
 
 
 def test_exact_module_without_a_solver_says_what_to_do(tmp_path) -> None:
-    from stlp_sym.build import generate, load
+    from stlp_sym.cache.store import generate, load
 
     fresh = load(generate(MODELS["stlp-holonomic"].build(), OPTIONS, tmp_path))
     plan = fresh.prepare(2, [0], [1], [0], [1])

@@ -12,15 +12,15 @@ import time
 import pytest
 import sympy as sp
 
-from stlp_sym.action import IS_FREE, IS_HIDDEN, IS_INPUT, IS_OUTPUT, dst, fn, src, t
 from stlp_sym.errors import ActionError, StlpError
-from stlp_sym.exprparse import (
+from stlp_sym.parse.expressions import (
     MAX_LENGTH,
     ParseError,
     parse_aggregate,
     parse_expression,
     parse_number,
 )
+from stlp_sym.symbolic.vocabulary import IS_FREE, IS_HIDDEN, IS_INPUT, IS_OUTPUT, dst, fn, src, t
 
 NAMES = {
     "x": "field",

@@ -7,7 +7,7 @@ import re
 import pytest
 import sympy as sp
 
-from stlp_sym.manifest import DEFAULT_DIR, read_manifest, regenerate
+from stlp_sym.cache.manifest import DEFAULT_DIR, read_manifest, regenerate
 
 # Lines that name versions or the cache key (which hashes the versions and the generator's
 # own sources); the drift test ignores them.
@@ -49,5 +49,5 @@ def test_committed_module_has_not_drifted(entry, fresh_dir) -> None:
         pytest.skip(f"{entry.file} was generated with SymPy {recorded}, this is {sp.__version__}")
     fresh = (fresh_dir / entry.file).read_text(encoding="utf-8")
     assert _body(fresh) == _body(committed), (
-        f"generated/{entry.file} is stale: run `python -m stlp_sym.manifest generated`"
+        f"generated/{entry.file} is stale: run `python -m stlp_sym.cache.manifest generated`"
     )

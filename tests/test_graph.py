@@ -1,4 +1,4 @@
-"""Tests of stlp_sym.graph against hand-written arc lists and plain Python references."""
+"""Tests of stlp_sym.graph.digraph against hand-written arc lists and plain Python references."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 
 from stlp_sym.errors import GraphError, StlpWarning
 from stlp_sym.graph import Digraph
-from stlp_sym.graphfile import is_graph_file, read_graph, read_graph_spec
+from stlp_sym.graph.files import is_graph_file, read_graph, read_graph_spec
 
 # a cycle 1 -> 2 -> 3 -> 1, a self-loop on 2, input 0, output 3
 ARCS = [(0, 1), (1, 2), (2, 3), (3, 1), (2, 2)]

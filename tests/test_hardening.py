@@ -8,14 +8,14 @@ import os
 import numpy as np
 import pytest
 
-from stlp_sym import build as build_module
-from stlp_sym.build import generate, load, read_valid
+from stlp_sym import files
+from stlp_sym.cache.store import build, generate, load, read_valid
 from stlp_sym.cli import main
 from stlp_sym.errors import GraphError, StlpError
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.run import check_params
-from stlp_sym.tasks import make_task
+from stlp_sym.runner.loop import check_params
+from stlp_sym.runner.tasks import make_task
+from stlp_sym.symbolic.models import MODELS
 
 
 def test_empty_graph_is_refused() -> None:
@@ -31,7 +31,7 @@ def test_task_on_a_graph_without_outputs_names_the_graph() -> None:
 
 @pytest.fixture(scope="module")
 def stlp_module():
-    return build_module.build(MODELS["stlp"].build(), MODELS["stlp"].options)
+    return build(MODELS["stlp"].build(), MODELS["stlp"].options)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_interrupted_generation_leaves_no_partial_file(tmp_path, monkeypatch) ->
     def fail(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_module.os, "replace", fail)
+    monkeypatch.setattr(files.os, "replace", fail)
     with pytest.raises(KeyboardInterrupt):
         generate(act, options, tmp_path)
     assert os.listdir(tmp_path) == []
@@ -81,7 +81,7 @@ def test_interrupted_generation_keeps_the_previous_file(tmp_path, monkeypatch) -
     path = generate(act, options, tmp_path)
     path.write_text(path.read_text() + "# edited\n")  # stale: will be rebuilt
     before = path.read_text()
-    monkeypatch.setattr(build_module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError))
+    monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError))
     with pytest.raises(OSError):
         generate(act, options, tmp_path)
     assert path.read_text() == before
@@ -107,8 +107,9 @@ def test_two_processes_generating_the_same_module(tmp_path) -> None:
 
 
 def test_names_that_look_like_generated_ones_do_not_collide(tmp_path) -> None:
-    from stlp_sym.action import Action, Field, fn, t
-    from stlp_sym.transforms import Options
+    from stlp_sym.symbolic.action import Action
+    from stlp_sym.symbolic.transforms import Options
+    from stlp_sym.symbolic.vocabulary import Field, fn, t
 
     x, y = fn("x"), fn("out_x")
     action = Action(

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from scipy.optimize import root
 
-from stlp_sym.build import build
+from stlp_sym.cache.store import build
 from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.run import run
-from stlp_sym.tasks import make_task
-from stlp_sym.transforms import Options
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import make_task
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import Options
 
 Q, R, R_W = 100.0, 0.1, 1.0
 

@@ -12,13 +12,20 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from stlp_sym.build import cache_key, canonical_text, source_of
-from stlp_sym.derivation import derive
+from stlp_sym.cache.store import cache_key, source_of
+from stlp_sym.codegen.driver import canonical_text
 from stlp_sym.errors import ActionError, StlpError
-from stlp_sym.exprparse import ParseError
-from stlp_sym.modelfile import ModelFileError, is_model_file, load_model, read_action, read_model
-from stlp_sym.models import MODELS
-from stlp_sym.transforms import Options, apply_options
+from stlp_sym.parse.expressions import ParseError
+from stlp_sym.parse.modelfile import (
+    ModelFileError,
+    is_model_file,
+    load_model,
+    read_action,
+    read_model,
+)
+from stlp_sym.symbolic.derivation import derive
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import Options, apply_options
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STLP = EXAMPLES / "stlp.toml"

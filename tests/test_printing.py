@@ -11,21 +11,22 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from stlp_sym.action import IS_FREE, IS_OUTPUT, Action, Field, dst, fn, src, t
-from stlp_sym.derivation import Derivation, derive
+from stlp_sym.display.png import render_png
 from stlp_sym.errors import StlpError
-from stlp_sym.frames import EdgeSum, InSum, NodeSum, OutSum
-from stlp_sym.models import MODELS
-from stlp_sym.printing import (
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.derivation import Derivation, derive
+from stlp_sym.symbolic.frames import EdgeSum, InSum, NodeSum, OutSum
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.printing import (
     latex,
     latex_action,
     latex_document,
     latex_equations,
-    render_png,
     text,
     text_equations,
 )
-from stlp_sym.transforms import apply_options
+from stlp_sym.symbolic.transforms import apply_options
+from stlp_sym.symbolic.vocabulary import IS_FREE, IS_OUTPUT, Field, dst, fn, src, t
 
 x, w, lam, lam_hat = fn("x"), fn("w"), fn("lambda"), fn("lambda_hat")
 theta, r_w = sp.symbols("theta r_w")

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from stlp_sym.action import IS_OUTPUT, Action, Field, Parameter, fn, t
-from stlp_sym.derivation import derive
 from stlp_sym.errors import ActionError
-from stlp_sym.frames import OutSum
-from stlp_sym.models import MODELS
-from stlp_sym.transforms import Options, apply_options, flip, normalise, penalty
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.derivation import derive
+from stlp_sym.symbolic.frames import OutSum
+from stlp_sym.symbolic.models import MODELS
+from stlp_sym.symbolic.transforms import Options, apply_options, flip, normalise, penalty
+from stlp_sym.symbolic.vocabulary import IS_OUTPUT, Field, Parameter, fn, t
 
 c, theta, q, r, r_w, m_x, m_w, alpha, beta, rho, kappa = sp.symbols(
     "c theta q r r_w m_x m_w alpha beta rho kappa"

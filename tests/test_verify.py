@@ -1,4 +1,4 @@
-"""The checks of MATH.md section 7 (stlp_sym.verify): built-ins pass, tampered modules fail."""
+"""The checks of MATH.md section 7 (stlp_sym.checks): built-ins pass, tampered modules fail."""
 
 from __future__ import annotations
 
@@ -14,21 +14,21 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from stlp_sym.build import generate
-from stlp_sym.cli import main
-from stlp_sym.graph import Digraph
-from stlp_sym.models import MODELS
-from stlp_sym.verify import (
+from stlp_sym.cache.store import generate
+from stlp_sym.checks import (
     DEFAULT_GRAPH,
     Check,
     Report,
-    _context,
+    build_context,
     central_weights,
     flow_derivative,
     is_one_node,
     verify,
     verify_model,
 )
+from stlp_sym.cli import main
+from stlp_sym.graph import Digraph
+from stlp_sym.symbolic.models import MODELS
 
 MECHANICS = ["pendulum", "henon-heiles", "high-order"]
 DAG = "feedforward:2,3,1"
@@ -154,7 +154,7 @@ def test_central_weights_are_the_standard_second_order_stencils() -> None:
 def test_derivatives_along_the_flow_match_the_pendulum() -> None:
     # q'' = -sin q, so q''' = -cos(q) q' and q'''' = sin(q) q'^2 - cos(q) q''.
     model = MODELS["pendulum"]
-    ctx = _context(model.build(), model.options, Digraph.from_arcs(1, []), None, 0)
+    ctx = build_context(model.build(), model.options, Digraph.from_arcs(1, []), None, 0)
     q, v = 0.3, 0.7
     state = {"q": np.array([q]), "q_d1": np.array([v])}
     third = flow_derivative(ctx, 0.2, state, "q", 1)

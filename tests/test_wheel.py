@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
 import pathlib, sys
-import stlp_sym, stlp_sym.render as render
-from stlp_sym.build import generate, load
-from stlp_sym.models import MODELS
+import stlp_sym, stlp_sym.codegen.render as render
+from stlp_sym.cache.store import generate, load
+from stlp_sym.symbolic.models import MODELS
 assert pathlib.Path(stlp_sym.__file__).is_relative_to(sys.argv[1]), stlp_sym.__file__
 assert pathlib.Path(render.template_dir()).is_relative_to(sys.argv[1]), render.template_dir()
 entry = MODELS["pendulum"]

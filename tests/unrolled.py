@@ -11,8 +11,9 @@ import sympy as sp
 from sympy.calculus.euler import euler_equations
 from sympy.core.function import AppliedUndef
 
-from stlp_sym.action import Action, Field, Signal, t
-from stlp_sym.expansion import edge_function, node_function
+from stlp_sym.symbolic.action import Action
+from stlp_sym.symbolic.expansion import edge_function, node_function
+from stlp_sym.symbolic.vocabulary import Field, Signal, t
 
 
 def _roles(graph, node: int) -> dict[str, bool]:

@@ -1,0 +1,116 @@
+"""Build and cache generated modules: key -> file (atomic write) -> imported module.
+
+The cache key is the sha256 of a canonical text of the action, the options, the template's
+bytes, the tool and SymPy versions and the generator's own sources, computed without deriving
+anything. Each file starts with a line holding the hash of its body, so a truncated or edited
+file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ..errors import StlpError
+from ..files import write_atomic
+from ..options import Options
+
+if TYPE_CHECKING:
+    from ..codegen.driver import Stages
+    from ..symbolic.action import Action
+
+_HEADER = re.compile(r"# stlp_sym generated module: body-sha256=([0-9a-f]{64}) key=([0-9a-f]{64})")
+
+
+def body_hash(body: str) -> str:
+    """sha256 of a module body (everything after its first line)."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def cache_dir() -> Path:
+    """``$STLP_CACHE_DIR``, else ``$XDG_CACHE_HOME/stlp_sym``, else ``~/.cache/stlp_sym``."""
+    if os.environ.get("STLP_CACHE_DIR"):
+        return Path(os.environ["STLP_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "stlp_sym"
+
+
+def module_filename(action: Action, options: Options) -> str:
+    """``stlp_euler.py``-style name: the action's name and the integrator."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", action.name).strip("_") or "action"
+    return f"{slug}_{options.integrator.replace('-', '_')}.py"
+
+
+def cache_key(action: Action, options: Options) -> str:
+    """The key a module is filed under (:func:`stlp_sym.codegen.driver.module_key`): it needs no
+    derivation. (Code generation is imported here, not above, so that loading a module from
+    the cache imports neither SymPy nor Jinja.)"""
+    from ..codegen.driver import module_key
+
+    return module_key(action, options)
+
+
+def source_of(action: Action, options: Options, key: str | None = None) -> str:
+    """The full module text with its hash line (:func:`stlp_sym.codegen.driver.compile`)."""
+    from ..codegen.driver import compile
+
+    return file_text(compile(action, options, key=key))
+
+
+def file_text(stages: Stages) -> str:
+    """The module file of compiled stages: the hash line of its body, then the body."""
+    header = f"# stlp_sym generated module: body-sha256={body_hash(stages.source)} key={stages.key}"
+    return f"{header}\n{stages.source}"
+
+
+def read_valid(path: Path, key: str | None = None) -> bool:
+    """True if ``path`` is an intact generated module (and has ``key``, if given)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    first, _, body = text.partition("\n")
+    match = _HEADER.fullmatch(first)
+    if match is None or match.group(1) != body_hash(body):
+        return False
+    return key is None or match.group(2) == key
+
+
+def generate(action: Action, options: Options, out_dir: Path | None = None) -> Path:
+    """The path of the module for ``action`` and ``options``, written unless already intact.
+
+    Without ``out_dir`` the module goes to :func:`cache_dir` under a name holding the key;
+    with it, to ``out_dir/<name>_<integrator>.py``.
+    """
+    key = cache_key(action, options)
+    if out_dir is None:
+        path = cache_dir() / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
+    else:
+        path = Path(out_dir) / module_filename(action, options)
+    if not read_valid(path, key):
+        write_atomic(path, source_of(action, options, key))
+    return path
+
+
+def load(path: Path) -> ModuleType:
+    """Import a generated module from its file, after checking that it is intact."""
+    path = Path(path)
+    if not read_valid(path):
+        raise StlpError(f"{path} is not an intact generated module (truncated or edited?)")
+    name = f"stlp_generated_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(action: Action, options: Options, out_dir: Path | None = None) -> ModuleType:
+    """Generate (or find in the cache) and import the module of ``action`` under ``options``."""
+    return load(generate(action, options, out_dir))

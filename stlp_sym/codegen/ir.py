@@ -1,0 +1,241 @@
+"""Lowering: frame expressions -> a typed step IR of gathers, scatters and assignments.
+
+Every assignment has a domain: ``scalar`` (parameters and ``t`` only), ``node`` (one value per
+node) or ``edge`` (one value per arc). A gather (``x[src]``, ``x[dst]``) is the only move from
+node to edge, a scatter (sum over incoming arcs into ``dst``, over outgoing arcs into ``src``)
+the only move from edge to node. Subexpressions of an edge expression that depend on one end only
+(``c/r * lambda_hat_i * sigma'(a_i)``) are computed on the nodes and gathered once (*hoisting*),
+and CSE runs per domain. Because the moves are explicit, the locality of each output is the
+number of gathers and scatters on its longest path (:attr:`Kernel.hops`).
+
+The kernel records and their passes (CSE, scheduling, hops) are in :mod:`stlp_sym.codegen.kernel`, the
+lowering of expressions with hoisting in :mod:`stlp_sym.codegen.lowering`; this module re-exports their
+public names and assembles the step IR (:func:`lower`).
+
+>>> from stlp_sym.symbolic.models import MODELS
+>>> from stlp_sym.symbolic.transforms import apply_options
+>>> step = lower(apply_options(MODELS["stlp"].build(), MODELS["stlp"].options))
+>>> step.rhs.hops["lambda_hat"], step.rhs.hops["x"], step.rhs.hops["w_d1"]
+(4, 2, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from ..errors import StructureError
+from ..symbolic.action import Action
+from ..symbolic.derivation import Derivation, derive
+from ..symbolic.vocabulary import Clamp, Field, Parameter, Signal, split_end, t
+from .exact import lower_exact
+from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
+from .lowering import ROLE_NAMES, build_kernel
+
+__all__ = [
+    "SCALE",
+    "Domain",
+    "Kernel",
+    "Op",
+    "StateInfo",
+    "StepIR",
+    "build_kernel",
+    "derive_raw",
+    "identifier",
+    "jet_name",
+    "lower",
+    "split_decay",
+]
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """A state of the generated module: its name, field, derivative order, domain and role."""
+
+    name: str
+    field: str
+    order: int
+    top: int
+    domain: Literal["node", "edge"]
+    role: str
+    clamp_signal: str | None = None
+    clamp_role: str | None = None
+
+
+@dataclass(frozen=True)
+class StepIR:
+    """Everything render needs: states, parameters, signals and the kernels."""
+
+    name: str
+    states: tuple[StateInfo, ...]
+    parameters: tuple[Parameter, ...]
+    signals: tuple[Signal, ...]
+    rhs: Kernel
+    #: top state -> ``k`` (parameters only) with ``rate = rhs kernel output - k * state``.
+    decays: Mapping[str, sp.Expr]
+    energy: Kernel | None
+    el: Kernel | None
+    #: the sparse system of the exact policy (then ``rhs`` computes its coefficients).
+    exact: object | None = None
+    fields: tuple[Field, ...] = ()
+    clamps: tuple[Clamp, ...] = ()
+
+
+def split_decay(rate: sp.Expr, field: str, order: int) -> tuple[sp.Expr, sp.Expr]:
+    """``rate = rest - k * s`` for the top state ``s`` and a parameter-only ``k``.
+
+    Explicit Euler then updates ``s <- s (1 - dt k) + dt rest`` in place: the decay term costs
+    no separate pass over the arcs.
+
+    >>> from stlp_sym.symbolic.vocabulary import fn, t
+    >>> theta, c = sp.symbols("theta c")
+    >>> split_decay(c * fn("y") - theta * fn("w").diff(t), "w", 1)
+    (c*y(t), theta)
+    """
+    own = sp.Function(field)(t)
+    own = sp.Derivative(own, (t, order)) if order else own
+    rate = sp.expand(rate)
+    coefficient = rate.coeff(own)
+    if coefficient == 0 or coefficient.has(AppliedUndef, sp.Derivative, *_frame_free(coefficient)):
+        return rate, sp.S.Zero
+    return sp.expand(rate - coefficient * own), -coefficient
+
+
+def _frame_free(expr: sp.Expr) -> list[sp.Symbol]:
+    """Role indicators in ``expr`` (which vary from node to node)."""
+    return [s for s in expr.free_symbols if split_end(s.name)[0] in ROLE_NAMES]
+
+
+def state_chains(orders: Mapping[str, int], action: Action) -> dict[str, list[str]]:
+    """Field -> its chain of state names (``["w", "w_d1"]``); fields of order 0 have none."""
+    return {
+        f.name: [jet_name(f.name, k) for k in range(orders[f.name])]
+        for f in action.fields
+        if orders[f.name] > 0
+    }
+
+
+def _state_infos(action: Action, chains: Mapping[str, list[str]]) -> tuple[StateInfo, ...]:
+    infos = []
+    for name, chain in chains.items():
+        f = action.field(name)
+        clamp = action.clamp_of(name)
+        for order, state in enumerate(chain):
+            infos.append(
+                StateInfo(
+                    name=state,
+                    field=name,
+                    order=order,
+                    top=len(chain),
+                    domain=f.domain,
+                    role=f.role,
+                    clamp_signal=clamp.signal if clamp and order == 0 else None,
+                    clamp_role=clamp.role if clamp and order == 0 else None,
+                )
+            )
+    return tuple(infos)
+
+
+def _scaled(expr: sp.Expr, factor: sp.Expr) -> sp.Expr:
+    """``expr / factor``, with exponentials combined so that the factor cancels symbolically."""
+    return sp.expand(sp.powsimp(sp.expand(expr / factor)))
+
+
+def _energy_targets(derivation: Derivation) -> dict[str, tuple[str, sp.Expr]]:
+    """``L/phi`` and ``H/phi = (sum p qdot - L)/phi`` per node and per arc."""
+    action = derivation.action
+    raw = derive_raw(derivation)
+    targets = {}
+    for domain, term in (("node", action.node), ("edge", action.edge)):
+        kinetic = sp.S.Zero
+        for eq in raw.equations:
+            if eq.field.domain == domain:
+                kinetic += eq.momentum * eq.field.symbol.diff(t)
+        targets[f"L_{domain}"] = (domain, _scaled(term, action.factor))
+        targets[f"H_{domain}"] = (domain, _scaled(kinetic - term, action.factor))
+    return targets
+
+
+def derive_raw(derivation: Derivation) -> Derivation:
+    """The untransformed derivation of the (possibly transformed) action of ``derivation``."""
+    return derive(derivation.action)
+
+
+def _explicit_rhs(derivation: Derivation, cse: bool) -> tuple[Kernel, dict, dict]:
+    """The kernel of the leading derivatives (times ``_scale``) and each top state's decay."""
+    action, system = derivation.action, derivation.require_system()
+    if system.algebraic:
+        raise StructureError(
+            f"fields {list(system.algebraic)} have no state (algebraic); code generation needs "
+            "a multiplier policy for them (penalty, ascent or exact)"
+        )
+    orders = {f.name: 0 for f in action.fields}
+    for state in system.states:
+        orders[state.field.name] = state.order + 1
+    chains = state_chains(orders, action)
+    # Outputs carry a scale factor (dt for explicit Euler): folded into scalar coefficients
+    # and hoisted node factors, it saves a pass over the arcs per edge state.
+    targets, decays = {}, {}
+    for name, chain in chains.items():
+        rest, decays[chain[-1]] = split_decay(system.solution[name], name, len(chain) - 1)
+        targets[chain[-1]] = (action.field(name).domain, sp.expand(SCALE * rest))
+    return build_kernel(action, derivation.aggregates, targets, cse), decays, chains
+
+
+def lower(
+    derivation: Derivation, cse: bool = True, energy: bool = True, raw: Derivation | None = None
+) -> StepIR:
+    """The step IR of a derivation: the ``rhs`` kernel, energies and Euler-Lagrange parts.
+
+    ``raw`` is the unflipped derivation of ``derivation.action`` (derived here when not given);
+    its ``P0``, ``P1`` become the ``el`` kernel. With the exact policy the ``rhs`` kernel computes the sparse system's coefficients
+    (:mod:`stlp_sym.codegen.exact`) and :attr:`StepIR.exact` describes its blocks.
+
+    Raises
+    ------
+    StructureError
+        If the derivation has no explicit system (and is not exact), uses global fields or
+        algebraic fields, or contains a construct the NumPy printer does not support.
+    """
+    action = derivation.action
+    if action.fields_on("global"):
+        names = [f.name for f in action.fields_on("global")]
+        raise StructureError(f"global fields {names} are not supported by code generation yet")
+    exact = None
+    if "exact" in derivation.transforms:
+        exact = lower_exact(derivation, cse)
+        rhs, decays = exact.kernel, {}
+        chains = state_chains({name: order for name, _, order in exact.unknowns}, action)
+        chains = {
+            name: chain for name, chain in chains.items() if not action.field(name).multiplier
+        }
+    else:
+        rhs, decays, chains = _explicit_rhs(derivation, cse)
+    energy_kernel = el_kernel = None
+    if energy:
+        energy_kernel = build_kernel(
+            action, derivation.aggregates, _energy_targets(derivation), cse
+        )
+        raw = raw or derive_raw(derivation)
+        el_targets = {}
+        for eq in raw.equations:
+            el_targets[f"P0_{eq.field.name}"] = (eq.field.domain, eq.P0)
+            el_targets[f"P1_{eq.field.name}"] = (eq.field.domain, eq.P1)
+        el_kernel = build_kernel(action, raw.aggregates, el_targets, cse)
+    return StepIR(
+        name=action.name,
+        decays=decays,
+        states=_state_infos(action, chains),
+        parameters=action.parameters,
+        signals=action.signals,
+        rhs=rhs,
+        energy=energy_kernel,
+        el=el_kernel,
+        exact=exact,
+        fields=action.fields,
+        clamps=action.clamps,
+    )

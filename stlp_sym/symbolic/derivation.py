@@ -1,0 +1,250 @@
+"""Index-generic Euler-Lagrange equations of an action, derived once per domain.
+
+For a node field ``q`` at node ``k`` (MATH.md section 2), the chain rule through the aggregates
+gives one term per place where ``q_k`` occurs::
+
+    dL/dq_k = dL_node/dq (at k)
+            + sum_{e: src(e)=k} [ dL_node/dA (at home e) dg/dq_src (e) + dL_edge/dq_src (e) ]
+            + sum_{e: dst(e)=k} [ dL_node/dA (at home e) dg/dq_dst (e) + dL_edge/dq_dst (e) ]
+
+and the same for every time derivative ``q^(m)``. With ``P0 = dL/dq`` and
+``P1 = sum_{m>=1} (-d/dt)^m dL/dq^(m) = -d/dt p`` (``p`` the Ostrogradsky momentum), the
+Euler-Lagrange equation is ``P0 + P1 = 0``. The graph never enters: :func:`derive` costs the same
+on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a concrete graph.
+
+>>> import sympy as sp
+>>> from stlp_sym.symbolic.vocabulary import Field, fn, t
+>>> from stlp_sym.symbolic.action import Action
+>>> q = fn("q")
+>>> pendulum = Action(fields=[Field("q")], node=q.diff(t) ** 2 / 2 + sp.cos(q))
+>>> d = derive(pendulum)
+>>> d.equation("q")
+-sin(q(t)) - Derivative(q(t), (t, 2))
+>>> [s.name for s in d.system.states]
+['q', 'q_d1']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from ..errors import StructureError
+from .action import Action
+from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
+from .printing import latex_equations
+from .system import FirstOrderSystem, explicit_system
+from .vocabulary import Aggregate, Field, split_end, t
+
+
+@dataclass(frozen=True)
+class FieldEquation:
+    """The Euler-Lagrange equation ``sign * P0 + P1 = 0`` of one field, in its domain's frame.
+
+    ``momentum`` is ``p`` with ``P1 = -dp/dt`` (zero for a field without velocities).
+    ``sign`` is ``+1`` as derived; the Hamiltonian sign flip sets it to ``-1``.
+    """
+
+    field: Field
+    P0: sp.Expr
+    P1: sp.Expr
+    momentum: sp.Expr
+    sign: int = 1
+
+    @property
+    def lhs(self) -> sp.Expr:
+        """``sign * P0 + P1`` (the equation is ``lhs = 0``)."""
+        return self.sign * self.P0 + self.P1
+
+    @property
+    def is_constraint(self) -> bool:
+        """True for a multiplier's equation, which is the constraint it enforces."""
+        return self.field.multiplier
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything :func:`derive` produces for one action.
+
+    Attributes
+    ----------
+    action : the action (after any action-level transform such as a penalty).
+    equations : one :class:`FieldEquation` per field, in declaration order.
+    aggregates : the action's aggregates plus the time derivatives of aggregates that the
+        momenta introduce (``a_d1 = sum d/dt g``), which the generated code computes by scatter.
+    transforms : the names of the transforms applied so far, in order.
+
+    The explicit first-order system (:attr:`system`, or :attr:`problem` saying why there is
+    none) is solved on first use, so a chain of transforms solves only its last derivation.
+    """
+
+    action: Action
+    equations: tuple[FieldEquation, ...]
+    aggregates: tuple[Aggregate, ...]
+    transforms: tuple[str, ...] = ()
+
+    @cached_property
+    def _structure(self) -> tuple[FirstOrderSystem | None, StructureError | None]:
+        return solve_structure(self.action, self.equations, self.aggregates)
+
+    @property
+    def system(self) -> FirstOrderSystem | None:
+        """The explicit first-order system, or ``None`` when :attr:`problem` says why not."""
+        return self._structure[0]
+
+    @property
+    def problem(self) -> StructureError | None:
+        """The :class:`StructureError` that keeps the equations from being solved, if any."""
+        return self._structure[1]
+
+    def equation(self, name: str) -> sp.Expr:
+        """``sign * P0 + P1`` of the field called ``name``."""
+        return self.field_equation(name).lhs
+
+    def field_equation(self, name: str) -> FieldEquation:
+        """The :class:`FieldEquation` of the field called ``name``."""
+        for eq in self.equations:
+            if eq.field.name == name:
+                return eq
+        raise KeyError(f"no field {name!r} in action {self.action.name!r}")
+
+    def require_system(self) -> FirstOrderSystem:
+        """The explicit first-order system; raises the recorded :class:`StructureError`."""
+        if self.system is None:
+            assert self.problem is not None
+            raise self.problem
+        return self.system
+
+    def _repr_latex_(self) -> str:
+        """The equations and first-order system, for notebooks."""
+        lines = [line for line in latex_equations(self) if line]
+        return "$$\\begin{gathered}" + " \\\\ ".join(lines) + "\\end{gathered}$$"
+
+    def with_equations(self, equations: tuple[FieldEquation, ...], transform: str) -> Derivation:
+        """A derivation with new equations (used by transforms); its system is solved anew."""
+        return replace(self, equations=equations, transforms=(*self.transforms, transform))
+
+
+def node_quantities(action: Action) -> set[str]:
+    """Names that have one value per node: node fields, signals, aggregates."""
+    names = {f.name for f in action.fields_on("node")}
+    names |= {s.name for s in action.signals} | {a.name for a in action.aggregates}
+    return names
+
+
+def max_order(action: Action, name: str) -> int:
+    """Highest time derivative of the field ``name`` in the Lagrangian and aggregates."""
+    exprs = [*action.lagrangian_terms.values(), *(a.expr for a in action.aggregates)]
+    orders = [o for expr in exprs for (base, _, o, _) in occurrences(expr) if base == name]
+    return max(orders, default=0)
+
+
+def _through_aggregates(action: Action, wrt: sp.Expr) -> sp.Expr:
+    """``sum_A dL_node/dA (at home e) * dg_A/d(wrt)``: an edge-frame expression."""
+    names = node_quantities(action)
+    total = sp.S.Zero
+    for agg in action.aggregates:
+        dg = agg.expr.diff(wrt)
+        if dg != 0:
+            dlda = action.node.diff(sp.Function(agg.name)(t))
+            total += to_end(dlda, agg.home, names) * dg
+    return total
+
+
+def _node_partial(action: Action, name: str, order: int) -> sp.Expr:
+    """``dL/dq^(m)`` for a node field ``q`` at node ``k``, in the node frame."""
+    local = derivative(sp.Function(name)(t), order)
+    total = action.node.diff(local)
+    for end, arc_sum in (("src", OutSum), ("dst", InSum)):
+        at_end = derivative(sp.Function(f"{name}__{end}")(t), order)
+        summand = action.edge.diff(at_end) + _through_aggregates(action, at_end)
+        total += arc_sum(sp.expand(summand))
+    return total
+
+
+def _edge_partial(action: Action, name: str, order: int) -> sp.Expr:
+    """``dL/dw^(m)`` for an edge field ``w`` at arc ``e``, in the edge frame."""
+    local = derivative(sp.Function(name)(t), order)
+    return action.edge.diff(local) + _through_aggregates(action, local)
+
+
+def _global_partial(action: Action, name: str, order: int) -> sp.Expr:
+    """``dL/dG^(m)`` for a global field ``G``: its own term plus sums over nodes and arcs."""
+    local = derivative(sp.Function(name)(t), order)
+    on_arcs = action.edge.diff(local) + _through_aggregates(action, local)
+    return action.global_.diff(local) + NodeSum(action.node.diff(local)) + EdgeSum(on_arcs)
+
+
+_PARTIALS = {"node": _node_partial, "edge": _edge_partial, "global": _global_partial}
+
+
+def _name_aggregate_derivatives(
+    expr: sp.Expr, action: Action, found: dict[str, Aggregate]
+) -> sp.Expr:
+    """Replace ``d^m/dt^m a`` by the derived aggregate ``a_dm`` (recorded in ``found``)."""
+    aggregates = {a.name: a for a in action.aggregates}
+    replacements: dict[sp.Basic, sp.Basic] = {}
+    for d in expr.atoms(sp.Derivative):
+        if not isinstance(d.expr, AppliedUndef):
+            continue
+        base, end = split_end(d.expr.func.__name__)
+        if base not in aggregates:
+            continue
+        order = int(d.derivative_count)
+        name = f"{base}_d{order}"
+        source = aggregates[base]
+        found[name] = Aggregate(name, source.expr.diff(t, order), source.direction, base)
+        replacements[d] = sp.Function(name if end is None else f"{name}__{end}")(t)
+    return expr.xreplace(replacements)
+
+
+def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) -> FieldEquation:
+    """``P0``, ``P1`` and the momentum of one field (MATH.md section 2)."""
+    partial = _PARTIALS[field.domain]
+    momentum = sp.S.Zero
+    for order in range(max_order(action, field.name), 0, -1):
+        # Horner form of p = sum_{m>=1} (-d/dt)^(m-1) dL/dq^(m).
+        momentum = partial(action, field.name, order) - momentum.diff(t)
+    p0 = partial(action, field.name, 0)
+    p1 = -momentum.diff(t)
+    name = _name_aggregate_derivatives
+    return FieldEquation(
+        field=field,
+        P0=name(p0, action, found),
+        P1=name(p1, action, found),
+        momentum=name(momentum, action, found),
+    )
+
+
+def solve_structure(
+    action: Action, equations: tuple[FieldEquation, ...], aggregates: tuple[Aggregate, ...]
+) -> tuple[FirstOrderSystem | None, StructureError | None]:
+    """The explicit first-order system, or the :class:`StructureError` explaining its absence."""
+    try:
+        return explicit_system(
+            action, {eq.field.name: eq.lhs for eq in equations}, aggregates
+        ), None
+    except StructureError as problem:
+        return None, problem
+
+
+def derive(action: Action) -> Derivation:
+    """Derive the index-generic Euler-Lagrange equations and, when possible, solve them.
+
+    Parameters
+    ----------
+    action : the action; its graph-independent terms are all that is used.
+
+    Returns
+    -------
+    Derivation
+        Per field ``P0``, ``P1`` and momentum; the explicit first-order system, or the reason it
+        does not exist (``derivation.problem``; ``derivation.require_system()`` raises it).
+    """
+    found: dict[str, Aggregate] = {}
+    equations = tuple(field_equation(action, f, found) for f in action.fields)
+    aggregates = (*action.aggregates, *(found[name] for name in sorted(found)))
+    return Derivation(action, equations, aggregates)
