@@ -131,13 +131,11 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
     return params
 
 
-def _run_task(model, options, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
-    from .cache.store import build
+def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
     from .display.plots import plot_trace
     from .runner.loop import run
     from .runner.tasks import make_task
 
-    module = build(model.build(), options)
     task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
     trace = run(
         module,
@@ -172,6 +170,7 @@ def _run_task(model, options, args: argparse.Namespace, task_name: str, graph, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .cache.store import build
     from .graph.digraph import Digraph
 
     if args.horizon is not None and args.steps is not None:
@@ -179,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = _model(args.model)
     options = _options(model, args)
     graph = Digraph.from_spec(args.graph)
-    trace = _run_task(model, options, args, args.task, graph, args.plot)
+    module = build(model.build(), options)
+    trace = _run_task(module, args, args.task, graph, args.plot)
     if args.save:
         trace.save(Path(args.save))
         print(f"  wrote {args.save}")
@@ -198,34 +198,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
     import time
 
-    from .cache.store import generate
+    from .cache.store import generate, load
     from .checks import verify_model
+    from .codegen.driver import compile
     from .display.png import render_png
     from .graph.digraph import Digraph
     from .symbolic.printing import latex_equations, text_equations
-    from .symbolic.transforms import apply_options
 
     model = _model("stlp")
     options = model.options
     out = Path(args.out)
     graph = Digraph.from_spec(DEMO_GRAPH)
+    action = model.build()
     print(
         f"== stlp demo: model {model.name} on {DEMO_GRAPH} ({graph.n} nodes, {graph.n_arcs} arcs)"
     )
-    print(f"   {model.description}\n   options: {options.describe()}\n")
-    derivation = apply_options(model.build(), options)
-    lines = text_equations(derivation)
-    print("\n".join(lines[lines.index("First-order system:") :]))
-    render_png(latex_equations(derivation), out / "equations.png")
+    print(f"   {action.description}\n   options: {options.describe()}\n")
     start = time.perf_counter()
-    path = generate(model.build(), options)
+    stages = compile(action, options)  # derived once; every step below reuses it
+    lines = text_equations(stages.derivation)
+    print("\n".join(lines[lines.index("First-order system:") :]))
+    render_png(latex_equations(stages.derivation), out / "equations.png")
+    path = generate(action, options, stages=stages)
+    module = load(path)
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
-    report = verify_model(model, options, DEMO_GRAPH)
+    report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
     results = []
     for task in ("tracking-sine", "tracking-piecewise"):
         print(f"\n== run {task}")
-        trace = _run_task(model, options, args, task, graph, out)
+        trace = _run_task(module, args, task, graph, out)
         results.append((task, trace))
     print("\n== summary")
     for task, trace in results:

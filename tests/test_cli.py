@@ -59,3 +59,37 @@ def test_exact_policy_is_explained(capsys) -> None:
     assert "one sparse linear system" in capsys.readouterr().out
     assert main(["derive", "stlp", "--policy", "exact"]) == 2
     assert "applies to algebraic constraints" in capsys.readouterr().err
+
+
+def test_demo_builds_and_derives_the_action_once(tmp_path, monkeypatch, capsys) -> None:
+    """``stlp demo`` (coarse steps, to keep it short) builds the action once and derives it
+    once: every later stage reuses the compiled stages."""
+    import sys
+
+    import stlp_sym.symbolic.derivation as derivation
+    from stlp_sym.symbolic.models import MODELS
+
+    model = MODELS["stlp"]
+    builds, derived = [], []
+    real_build, real_derive = model.build, derivation.derive
+
+    def counting_build():
+        builds.append(1)
+        return real_build()
+
+    def counting_derive(action):
+        derived.append(action.name)
+        return real_derive(action)
+
+    monkeypatch.setitem(MODELS, "stlp", type(model)(model.name, counting_build, model.options))
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("stlp_sym") and (
+            getattr(module, "derive", None) is real_derive
+        ):
+            monkeypatch.setattr(module, "derive", counting_derive)
+    assert main(["demo", "--out", str(tmp_path), "--dt", "0.05"]) == 0
+    assert builds == [1]
+    # the action itself once; the normalised action (lambda = phi lambda_hat) once for el_parts
+    assert derived == ["stlp", "stlp"]
+    assert (tmp_path / "equations.png").is_file()
+    assert "all checks passed" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from ..options import Options
 if TYPE_CHECKING:
     from ..codegen.driver import Stages
     from ..symbolic.action import Action
+    from ..symbolic.derivation import Derivation
 
 _HEADER = re.compile(r"# stlp_sym generated module: body-sha256=([0-9a-f]{64}) key=([0-9a-f]{64})")
 
@@ -56,11 +57,13 @@ def cache_key(action: Action, options: Options) -> str:
     return module_key(action, options)
 
 
-def source_of(action: Action, options: Options, key: str | None = None) -> str:
+def source_of(
+    action: Action, options: Options, key: str | None = None, derived: Derivation | None = None
+) -> str:
     """The full module text with its hash line (:func:`stlp_sym.codegen.driver.compile`)."""
     from ..codegen.driver import compile
 
-    return file_text(compile(action, options, key=key))
+    return file_text(compile(action, options, key=key, derived=derived))
 
 
 def file_text(stages: Stages) -> str:
@@ -82,11 +85,20 @@ def read_valid(path: Path, key: str | None = None) -> bool:
     return key is None or match.group(2) == key
 
 
-def generate(action: Action, options: Options, out_dir: Path | None = None) -> Path:
+def generate(
+    action: Action,
+    options: Options,
+    out_dir: Path | None = None,
+    *,
+    stages: Stages | None = None,
+    derived: Derivation | None = None,
+) -> Path:
     """The path of the module for ``action`` and ``options``, written unless already intact.
 
     Without ``out_dir`` the module goes to :func:`cache_dir` under a name holding the key;
-    with it, to ``out_dir/<name>_<integrator>.py``.
+    with it, to ``out_dir/<name>_<integrator>.py``. ``stages`` (a :func:`compile` of the same
+    action and options) or ``derived`` (its ``derived`` stage) spare a derivation when the module
+    must be written.
     """
     key = cache_key(action, options)
     if out_dir is None:
@@ -94,7 +106,10 @@ def generate(action: Action, options: Options, out_dir: Path | None = None) -> P
     else:
         path = Path(out_dir) / module_filename(action, options)
     if not read_valid(path, key):
-        write_atomic(path, source_of(action, options, key))
+        if stages is not None and stages.key == key:
+            write_atomic(path, file_text(stages))
+        else:
+            write_atomic(path, source_of(action, options, key, derived))
     return path
 
 
@@ -111,6 +126,14 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def build(action: Action, options: Options, out_dir: Path | None = None) -> ModuleType:
-    """Generate (or find in the cache) and import the module of ``action`` under ``options``."""
-    return load(generate(action, options, out_dir))
+def build(
+    action: Action,
+    options: Options,
+    out_dir: Path | None = None,
+    *,
+    stages: Stages | None = None,
+    derived: Derivation | None = None,
+) -> ModuleType:
+    """Generate (or find in the cache) and import the module of ``action`` under ``options``
+    (``stages``, ``derived``: see :func:`generate`)."""
+    return load(generate(action, options, out_dir, stages=stages, derived=derived))

@@ -71,6 +71,7 @@ from .unrolled import MAX_UNROLLED_ARCS as MAX_UNROLLED_ARCS
 from .unrolled import check_unrolled
 
 if TYPE_CHECKING:
+    from ..codegen.driver import Stages
     from ..symbolic.models import Model
 
 
@@ -91,6 +92,7 @@ def verify(
     *,
     module: ModuleType | None = None,
     seed: int = 0,
+    stages: Stages | None = None,
 ) -> Report:
     """Run the checks of MATH.md section 7 on the module of ``action`` under ``options``.
 
@@ -102,8 +104,10 @@ def verify(
     module : a generated module to check instead of ``build(action, options)`` (e.g. an edited
         one); it must have been generated from ``action`` and ``options``.
     seed : seeds every random trajectory, state, direction and parameter value.
+    stages : :func:`stlp_sym.compile` of ``action`` and ``options``, when the caller has it
+        (nothing is derived again).
     """
-    ctx = build_context(action, options, graph, module, seed)
+    ctx = build_context(action, options, graph, module, seed, stages)
     checks = (
         check_discrete_action(ctx),
         check_p0(ctx),
@@ -116,18 +120,26 @@ def verify(
     return Report(action.name, _graph_text(graph), options, checks, notes)
 
 
-def verify_model(model: Model, options: Options, graph_spec: str = DEFAULT_GRAPH) -> Report:
-    """:func:`verify` for a built-in :class:`~stlp_sym.symbolic.models.Model` on a graph spec.
+def verify_model(
+    model: Model,
+    options: Options,
+    graph_spec: str = DEFAULT_GRAPH,
+    *,
+    module: ModuleType | None = None,
+    stages: Stages | None = None,
+) -> Report:
+    """:func:`verify` for a :class:`~stlp_sym.symbolic.models.Model` on a graph spec.
 
     A one-node mechanics model (:func:`is_one_node`) given :data:`DEFAULT_GRAPH` runs on a
-    one-node graph instead, and the report says so.
+    one-node graph instead, and the report says so. ``stages`` (the model's action compiled
+    under ``options``) and its ``module`` spare building and deriving again.
     """
-    action = model.build()
+    action = stages.action if stages is not None else model.build()
     graph = Digraph.from_spec(graph_spec)
     replaced = graph_spec == DEFAULT_GRAPH and is_one_node(action)
     if replaced:
         graph = Digraph.from_arcs(1, [], name="one-node")
-    report = verify(action, options, graph)
+    report = verify(action, options, graph, module=module, stages=stages)
     if replaced:
         note = f"one-node mechanics model: default graph {DEFAULT_GRAPH} replaced by one node"
         report = replace(report, notes=(note, *report.notes))

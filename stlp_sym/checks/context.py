@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
 from ..symbolic.action import Action
-from ..symbolic.derivation import Derivation
-from ..symbolic.transforms import Options, apply_options
+from ..symbolic.derivation import Derivation, derive
+from ..symbolic.transforms import Options, apply_options, derived_action
 from .lagrangian import (
     Compiled,
     compile_expressions,
@@ -24,6 +25,9 @@ from .lagrangian import (
 )
 from .layout import Layout, memoised, random_raw
 from .reference import LazyJet, Sinusoids, Source
+
+if TYPE_CHECKING:
+    from ..codegen.driver import Stages
 
 #: A small graph with a cycle, a self-loop (1 -> 1), one input (0) and one output (5, which has
 #: children of its own): arcs 0->1 1->1 2->1 5->1 0->2 3->2 1->3 2->3 4->3 5->3 3->4 0->5.
@@ -46,6 +50,7 @@ class Context:
 
     action: Action
     options: Options
+    derived: Derivation  # the untransformed derivation the options' transforms start from
     derivation: Derivation
     graph: Digraph
     module: ModuleType
@@ -145,12 +150,32 @@ def build_context(
     graph: Digraph,
     module: ModuleType | None,
     seed: int,
-    derivation: Derivation | None = None,
+    stages: Stages | None = None,
 ) -> Context:
+    """The shared context of the checks; ``stages`` (:func:`stlp_sym.compile` of ``action`` and
+    ``options``) spares deriving again."""
     from ..cache.store import build
 
-    derivation = derivation or apply_options(action, options)
-    module = module if module is not None else build(action, options)
+    if stages is None:
+        derived = derive(derived_action(action, options))
+        derivation = apply_options(action, options, derived)
+    else:
+        derived, derivation = stages.derived, stages.derivation
+    if module is None:
+        module = build(action, options, stages=stages, derived=derived)
+    return context_on(graph, action, options, derived, derivation, module, seed)
+
+
+def context_on(
+    graph: Digraph,
+    action: Action,
+    options: Options,
+    derived: Derivation,
+    derivation: Derivation,
+    module: ModuleType,
+    seed: int,
+) -> Context:
+    """The context of a module and its derivations on ``graph``: layout, plan, seeded values."""
     install_solver(module)
     own = derivation.action
     layout = Layout.of(own, graph)
@@ -164,6 +189,7 @@ def build_context(
     return Context(
         action=action,
         options=options,
+        derived=derived,
         derivation=derivation,
         graph=graph,
         module=module,

@@ -79,7 +79,7 @@ def check_normalised(ctx: Context) -> Check:
         return Check(name, math.nan, None, True, "n/a: no multipliers to normalise")
     if ctx.options.policy == "ascent":
         return Check(name, math.nan, None, True, "n/a: ascent acts on lambda_hat itself")
-    module = build(ctx.action, replace(ctx.options, normalise=False))
+    module = build(ctx.action, replace(ctx.options, normalise=False), derived=ctx.derived)
     install_solver(module)
     raw = replace(ctx, module=module, layout=Layout.of(ctx.action, ctx.graph))
     raw = replace(raw, plan=prepare_module(module, ctx.graph), chains=state_chains(module))

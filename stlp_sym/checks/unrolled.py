@@ -7,7 +7,7 @@ import numpy as np
 
 from ..graph.digraph import Digraph
 from ..symbolic.expansion import ExpandedEquations, expand
-from .context import DEFAULT_GRAPH, POINTS, Context, build_context
+from .context import DEFAULT_GRAPH, POINTS, Context, context_on
 from .identities import flow_jet
 from .lagrangian import compile_expressions, field_registry
 from .reference import LazyJet, Source
@@ -73,7 +73,9 @@ def check_unrolled(ctx: Context) -> Check:
     if ctx.graph.n_arcs > MAX_UNROLLED_ARCS:
         note = f"graph has {ctx.graph.n_arcs} > {MAX_UNROLLED_ARCS} arcs: run on {DEFAULT_GRAPH}; "
         small = Digraph.from_spec(DEFAULT_GRAPH)
-        ctx = build_context(ctx.action, ctx.options, small, ctx.module, ctx.seed, ctx.derivation)
+        ctx = context_on(
+            small, ctx.action, ctx.options, ctx.derived, ctx.derivation, ctx.module, ctx.seed
+        )
     expanded = expand(ctx.derivation, ctx.graph)
     if ctx.derivation.system is not None:
         error, what = _solution_gap(ctx, expanded)

@@ -2,8 +2,8 @@
 
 :func:`compile` is the whole pipeline in one place (the stages are the package's folders):
 
-1. ``derivation`` -- the options' transforms around one derivation, in the order penalty (on the
-   action) -> derive -> flip -> normalise -> ascent or exact (:func:`apply_options`);
+1. ``derived``, ``derivation`` -- one derivation (of the penalised action under ``penalty``) and
+   the options' transforms of it: flip -> normalise -> ascent or exact (:func:`apply_options`);
 2. ``raw`` -- the unflipped derivation of the transformed action, whose ``P0 + P1`` the module's
    ``el_parts`` returns and the checks compare with finite differences;
 3. ``ir`` -- the step IR (:func:`~stlp_sym.codegen.ir.lower`);
@@ -32,7 +32,7 @@ from ..options import Options
 from ..symbolic.action import Action
 from ..symbolic.derivation import Derivation, derive
 from ..symbolic.printing import text_equations
-from ..symbolic.transforms import apply_options
+from ..symbolic.transforms import apply_options, derived_action
 from .ir import StepIR, lower
 from .render import render_context, render_module, template_bytes
 
@@ -44,13 +44,21 @@ class Stages:
     action: Action
     options: Options
     key: str
+    #: ``derive`` of the action the options derive (penalised under ``penalty``), untransformed
+    derived: Derivation
     derivation: Derivation
     raw: Derivation
     ir: StepIR
     source: str
 
 
-def compile(action: Action, options: Options | None = None, *, key: str | None = None) -> Stages:
+def compile(
+    action: Action,
+    options: Options | None = None,
+    *,
+    key: str | None = None,
+    derived: Derivation | None = None,
+) -> Stages:
     """Derive once, transform once, lower and render the module of ``action`` under ``options``.
 
     Parameters
@@ -58,6 +66,8 @@ def compile(action: Action, options: Options | None = None, *, key: str | None =
     action : the action, before the options' transforms.
     options : how it becomes code (default :class:`~stlp_sym.options.Options`).
     key : the key stamped into the module (default :func:`module_key`).
+    derived : :attr:`Stages.derived` of an earlier compile of the same action under options
+        with the same policy, reused instead of deriving again.
 
     Raises
     ------
@@ -65,12 +75,15 @@ def compile(action: Action, options: Options | None = None, *, key: str | None =
         When the equations have no local explicit form that the options can generate.
     """
     options = options or Options()
-    derivation = apply_options(action, options)
-    raw = derive(derivation.action)
+    derived = derived or derive(derived_action(action, options))
+    derivation = apply_options(action, options, derived)
+    # el_parts are those of the unflipped derivation of the action the module integrates
+    same = derivation.action == derived.action
+    raw = derived if same else derive(derivation.action)
     ir = lower(derivation, cse=options.cse, raw=raw)
     key = key or module_key(action, options)
     context = render_context(ir, options, key, text_equations(derivation))
-    return Stages(action, options, key, derivation, raw, ir, render_module(context))
+    return Stages(action, options, key, derived, derivation, raw, ir, render_module(context))
 
 
 def canonical_text(action: Action, options: Options) -> str:

@@ -145,10 +145,10 @@ def _scaled(expr: sp.Expr, factor: sp.Expr) -> sp.Expr:
     return sp.expand(sp.powsimp(sp.expand(expr / factor)))
 
 
-def _energy_targets(derivation: Derivation) -> dict[str, tuple[str, sp.Expr]]:
-    """``L/phi`` and ``H/phi = (sum p qdot - L)/phi`` per node and per arc."""
+def _energy_targets(derivation: Derivation, raw: Derivation) -> dict[str, tuple[str, sp.Expr]]:
+    """``L/phi`` and ``H/phi = (sum p qdot - L)/phi`` per node and per arc (momenta ``p`` from
+    ``raw``, the unflipped derivation of the same action)."""
     action = derivation.action
-    raw = derive_raw(derivation)
     targets = {}
     for domain, term in (("node", action.node), ("edge", action.edge)):
         kinetic = sp.S.Zero
@@ -217,10 +217,10 @@ def lower(
         rhs, decays, chains = _explicit_rhs(derivation, cse)
     energy_kernel = el_kernel = None
     if energy:
-        energy_kernel = build_kernel(
-            action, derivation.aggregates, _energy_targets(derivation), cse
-        )
         raw = raw or derive_raw(derivation)
+        energy_kernel = build_kernel(
+            action, derivation.aggregates, _energy_targets(derivation, raw), cse
+        )
         el_targets = {}
         for eq in raw.equations:
             el_targets[f"P0_{eq.field.name}"] = (eq.field.domain, eq.P0)

@@ -32,7 +32,7 @@ from functools import cached_property
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from ..errors import StructureError
+from ..errors import ActionError, StructureError
 from .action import Action
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
 from .printing import latex_equations
@@ -109,7 +109,8 @@ class Derivation:
         for eq in self.equations:
             if eq.field.name == name:
                 return eq
-        raise KeyError(f"no field {name!r} in action {self.action.name!r}")
+        known = ", ".join(eq.field.name for eq in self.equations)
+        raise ActionError(f"no field {name!r} in action {self.action.name!r}; its fields: {known}")
 
     def require_system(self) -> FirstOrderSystem:
         """The explicit first-order system; raises the recorded :class:`StructureError`."""

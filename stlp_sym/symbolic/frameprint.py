@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter, translate
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..errors import ActionError, InternalError
 from .frames import EdgeSum, InSum, NeighbourSum, NodeSum, OutSum
 from .vocabulary import ROLE_INDICATORS, split_end, t
 
@@ -77,7 +78,7 @@ def _summand_frame(kind: type, frame: _Frame) -> tuple[_Frame, str, str]:
         return _TOP["node"], "i", "V"
     if issubclass(kind, EdgeSum):
         return _TOP["edge"], "(j,i)", "A"
-    raise TypeError(f"unknown neighbour sum {kind.__name__}")
+    raise InternalError(f"unknown neighbour sum {kind.__name__}")
 
 
 def _parse_name(name: str) -> tuple[str, bool, int]:
@@ -98,7 +99,7 @@ class _FrameMixin:
 
     def _setup(self, frame: str, global_names: frozenset[str]) -> None:
         if frame not in FRAMES:
-            raise ValueError(f"frame must be one of {FRAMES}, not {frame!r}")
+            raise ActionError(f"frame must be one of {FRAMES}, not {frame!r}")
         self._frames = [_TOP[frame]]
         self._globals = global_names
 

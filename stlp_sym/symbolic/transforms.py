@@ -66,7 +66,7 @@ def penalty(action: Action, beta: float = 100.0) -> Action:
 def flip(derivation: Derivation, sign: int = -1) -> Derivation:
     """Hamiltonian sign flip: ``s P0 + P1 = 0`` with ``s = sign`` for every non-multiplier."""
     if sign not in (-1, 1):
-        raise ValueError(f"flip sign must be -1 or +1, not {sign!r}")
+        raise ActionError(f"flip sign must be -1 or +1, not {sign!r}")
     equations = tuple(
         eq if eq.field.multiplier else replace(eq, sign=sign) for eq in derivation.equations
     )
@@ -217,15 +217,17 @@ def exact(derivation: Derivation, a: float = 10.0, b: float = 10.0) -> Derivatio
     return replace(derivation, action=action).with_equations(tuple(equations), "exact")
 
 
-def apply_options(action: Action, options: Options) -> Derivation:
+def apply_options(
+    action: Action, options: Options, derived: Derivation | None = None
+) -> Derivation:
     """penalty -> derive -> flip -> normalise -> ascent, as ``options`` says.
 
-    With the ``exact`` policy the derivation has no explicit system: the code generator
-    assembles its sparse linear system instead (:mod:`stlp_sym.codegen.exact`).
+    ``derived`` is :func:`derive` of the action the options derive (the penalised one under the
+    ``penalty`` policy), when the caller has it already (:func:`derived_action`): it is reused
+    instead of deriving again. With the ``exact`` policy the derivation has no explicit system:
+    the code generator assembles its sparse linear system instead (:mod:`stlp_sym.codegen.exact`).
     """
-    if options.policy == "penalty":
-        action = penalty(action)
-    derivation = derive(action)
+    derivation = derived or derive(derived_action(action, options))
     if options.flip:
         derivation = flip(derivation)
     if options.normalise:
@@ -235,3 +237,8 @@ def apply_options(action: Action, options: Options) -> Derivation:
     if options.policy == "exact":
         derivation = exact(derivation)
     return derivation
+
+
+def derived_action(action: Action, options: Options) -> Action:
+    """The action that :func:`apply_options` derives: ``action``, penalised under ``penalty``."""
+    return penalty(action) if options.policy == "penalty" else action
