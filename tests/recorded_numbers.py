@@ -5,7 +5,8 @@ gets ``sin(0.7 t + k + 0.3 i)`` on node ``i``, ``k`` its index) for one and for 
 steps ``dt = 1e-3``. ``tests/data/generated_numbers.npz`` holds these states as they were before
 code generation was restructured; ``tests/test_numbers.py`` compares today's modules with them.
 
-Run ``python tests/recorded_numbers.py`` to record them again (only when a change of numbers is meant).
+Run ``python tests/recorded_numbers.py`` to record them again (only when a change of numbers
+is meant).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The ``exact`` multiplier policy: the leading derivatives and multipliers as one sparse system.
 
-After :func:`~stlp_sym.symbolic.transforms.exact`, each constraint reads ``Gddot + 2 a Gdot + b^2 G = 0``
+After :func:`~stlp_sym.symbolic.transforms.exact`, each constraint reads
+``Gddot + 2 a Gdot + b^2 G = 0``
 and reaches the parents' accelerations through the second derivative of the net input, so no
 local explicit form exists. The equations are linear in the unknowns (each non-multiplier field's
 highest derivative and each multiplier), so per step they form ``A u = b``. A row of ``A`` holds

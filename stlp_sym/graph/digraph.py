@@ -69,8 +69,9 @@ class Digraph:
     hidden: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
     _out_dst: np.ndarray = field(init=False)  # dst in by-source order: children without a gather
-    #: Reads a spec string or a graph file (:func:`stlp_sym.graph.spec.graph_from_spec`); installed by
-    #: :mod:`stlp_sym.graph`, because the readers build digraphs and so sit above this module.
+    #: Reads a spec string or a graph file (:func:`stlp_sym.graph.spec.graph_from_spec`);
+    #: installed by :mod:`stlp_sym.graph`, because the readers build digraphs and so sit above
+    #: this module.
     spec_reader: ClassVar[Callable[[str], Digraph]]
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Graph files: CSV/TSV edge lists, JSON and GraphML, read into a :class:`~stlp_sym.graph.digraph.Digraph`.
+"""Graph files: CSV/TSV edge lists, JSON and GraphML, read into a :class:`~stlp_sym.graph.Digraph`.
 
 Formats (chosen by the file's suffix, or ``format=``):
 

@@ -1,6 +1,6 @@
 """Graph generators and the spec parser: :func:`chain`, :func:`feedforward`, :func:`complete`,
-:func:`random_graph` and :func:`parse_spec`, each building a :class:`~stlp_sym.graph.digraph.Digraph`
-(re-exported by :mod:`stlp_sym.graph.digraph`). A spec string (**contract**) is
+:func:`random_graph` and :func:`parse_spec`, each building a :class:`~stlp_sym.graph.Digraph`
+(re-exported by :mod:`stlp_sym.graph`). A spec string (**contract**) is
 ``KIND:ARGS[:in=K][:out=K]``:
 
 - ``chain:N``: arcs ``i -> i+1``, input 0, output N-1.

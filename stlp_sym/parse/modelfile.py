@@ -2,8 +2,8 @@
 
 A model file states fields, signals, clamps, parameters, aggregates, the node, edge and global
 terms and the dissipation factor, with expressions as strings read by the whitelist parser of
-:mod:`stlp_sym.parse.expressions` (nothing in the file is ever executed). The format, with every key, is
-in ``docs/model-files.md``; ``examples/stlp.toml`` is the built-in model ``stlp``.
+:mod:`stlp_sym.parse.expressions` (nothing in the file is ever executed). The format, with
+every key, is in ``docs/model-files.md``; ``examples/stlp.toml`` is the built-in model ``stlp``.
 
 >>> import tempfile, pathlib
 >>> text = '''
@@ -28,7 +28,7 @@ Errors name the file, the line and the key (and, in an expression, the column):
 >>> read_action(path)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-stlp_sym.parse.expressions.ParseError: ...pendulum.toml:6:22: terms.node: attribute access is not ...
+stlp_sym.parse.expressions.ParseError: ...pendulum.toml:6:22: terms.node: attribute access ...
 """
 
 from __future__ import annotations

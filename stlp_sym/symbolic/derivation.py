@@ -10,7 +10,8 @@ gives one term per place where ``q_k`` occurs::
 and the same for every time derivative ``q^(m)``. With ``P0 = dL/dq`` and
 ``P1 = sum_{m>=1} (-d/dt)^m dL/dq^(m) = -d/dt p`` (``p`` the Ostrogradsky momentum), the
 Euler-Lagrange equation is ``P0 + P1 = 0``. The graph never enters: :func:`derive` costs the same
-on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a concrete graph.
+on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a
+concrete graph.
 
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Field, fn, t

@@ -1,9 +1,10 @@
 """The frame-aware LaTeX and plain-text printers of expressions, and :func:`latex` / :func:`text`.
 
-A frame (:mod:`stlp_sym.symbolic.frames`) fixes the index of every quantity: ``x(t)`` -> ``x_{i}`` in the
-frame of node ``i``, ``x__src`` -> ``x_{j}`` on the arc ``j -> i``, and a neighbour sum prints
-its argument in the frame of its summation index. :mod:`stlp_sym.symbolic.printing` describes the
-notation in full and builds the lines of actions and derivations from these printers.
+A frame (:mod:`stlp_sym.symbolic.frames`) fixes the index of every quantity: ``x(t)`` ->
+``x_{i}`` in the frame of node ``i``, ``x__src`` -> ``x_{j}`` on the arc ``j -> i``, and a
+neighbour sum prints its argument in the frame of its summation index.
+:mod:`stlp_sym.symbolic.printing` describes the notation in full and builds the lines of actions
+and derivations from these printers.
 """
 
 from __future__ import annotations

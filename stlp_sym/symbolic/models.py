@@ -1,7 +1,7 @@
 """The built-in models: the actions of MATH.md sections 3, 4 and 6.
 
-Each builder returns a fresh :class:`~stlp_sym.symbolic.action.Action`; :data:`MODELS` lists them by the
-name the command line uses.
+Each builder returns a fresh :class:`~stlp_sym.symbolic.action.Action`; :data:`MODELS` lists
+them by the name the command line uses.
 
 >>> sorted(MODELS)
 ['cal4', 'henon-heiles', 'high-order', 'pendulum', 'stlp', 'stlp-holonomic']

@@ -1,7 +1,7 @@
 r"""LaTeX and plain-text printing of actions and derivations, and a PNG of the LaTeX lines.
 
-Expressions are printed in a *frame* (MATH.md section 2, :mod:`stlp_sym.symbolic.frames`), which fixes
-the index of every quantity:
+Expressions are printed in a *frame* (:mod:`stlp_sym.symbolic.frames`), which fixes the index
+of every quantity:
 
 - node frame (the equation of node ``i``): ``x(t)`` -> ``x_{i}``, ``is_output`` ->
   ``[i \in O]`` (``I`` inputs, ``N`` free, ``H`` hidden);
@@ -17,12 +17,13 @@ Time derivatives print as ``\dot{x}_{i}``, ``\ddot{x}_{i}`` and, from the third 
 ``x^{(3)}_{i}`` (mathtext's ``\dddot`` cannot be told from ``\ddot`` on screen). Names:
 ``lambda`` -> ``\lambda``, ``lambda_hat`` -> ``\hat{\lambda}``, ``r_w`` -> ``r_{w}``, a derived
 name ``w_d1`` or ``a_d1`` -> ``\dot{w}``, ``\dot{a}``; ``exp(theta t)`` -> ``e^{\theta t}``. Every
-line renders with matplotlib's mathtext (:func:`stlp_sym.display.png.render_png`) as well as with LaTeX and amsmath.
+line renders with matplotlib's mathtext (:func:`stlp_sym.display.png.render_png`) as well as
+with LaTeX and amsmath.
 The plain-text printer writes ``x_i'``, ``w_ij''``, ``Dt(w_ij, 4)``, ``[i in O]`` and
 ``sum_{j in pa(i)} (...)``.
 
-The frame-aware printers and :func:`latex` / :func:`text` live in :mod:`stlp_sym.symbolic.frameprint`,
-this module re-exports them and builds the lines of
+The frame-aware printers and :func:`latex` / :func:`text` live in
+:mod:`stlp_sym.symbolic.frameprint`; this module re-exports them and builds the lines of
 actions and derivations.
 
 >>> from stlp_sym.symbolic.vocabulary import fn, t

@@ -1,4 +1,4 @@
-"""Checks that an :class:`~stlp_sym.symbolic.action.Action` only uses what it declares, where it may.
+"""Checks that an :class:`~stlp_sym.Action` only uses what it declares, where it may.
 
 Each Lagrangian term lives in a frame (MATH.md section 2): the node term sees one node, the edge
 term one arc and its two end nodes, the global term global fields only. A name outside its frame,
