@@ -19,18 +19,10 @@ from ..errors import StructureError
 from ..symbolic.action import Action
 from ..symbolic.frames import InSum, NeighbourSum, OutSum
 from ..symbolic.vocabulary import ROLE_INDICATORS, Aggregate, Signal, split_end, t
-from .kernel import (
-    SCALE,
-    Domain,
-    Kernel,
-    Op,
-    common_subexpressions,
-    count_hops,
-    identifier,
-    jet_name,
-    schedule,
-)
+from .cse import common_subexpressions
+from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
 from .printer import check_supported
+from .schedule import count_hops, schedule
 
 ROLE_NAMES = {s.name for s in ROLE_INDICATORS.values()}
 
