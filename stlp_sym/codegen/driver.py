@@ -28,6 +28,7 @@ from pathlib import Path
 import sympy as sp
 
 from .. import __version__
+from ..errors import InternalError, StlpError
 from ..options import Options
 from ..symbolic.action import Action
 from ..symbolic.derivation import Derivation, derive
@@ -73,17 +74,27 @@ def compile(
     ------
     StructureError
         When the equations have no local explicit form that the options can generate.
+    InternalError
+        When the generator itself fails on an action it accepted (a bug: please report it).
     """
     options = options or Options()
-    derived = derived or derive(derived_action(action, options))
-    derivation = apply_options(action, options, derived)
-    # el_parts are those of the unflipped derivation of the action the module integrates
-    same = derivation.action == derived.action
-    raw = derived if same else derive(derivation.action)
-    ir = lower(derivation, cse=options.cse, raw=raw)
-    key = key or module_key(action, options)
-    context = render_context(ir, options, key, text_equations(derivation))
-    return Stages(action, options, key, derived, derivation, raw, ir, render_module(context))
+    try:
+        derived = derived or derive(derived_action(action, options))
+        derivation = apply_options(action, options, derived)
+        # el_parts are those of the unflipped derivation of the action the module integrates
+        same = derivation.action == derived.action
+        raw = derived if same else derive(derivation.action)
+        ir = lower(derivation, cse=options.cse, raw=raw)
+        key = key or module_key(action, options)
+        context = render_context(ir, options, key, text_equations(derivation))
+        source = render_module(context)
+    except StlpError:
+        raise
+    except Exception as error:  # a fault of the generator, not of the action
+        raise InternalError(
+            f"compiling action {action.name!r} failed: {type(error).__name__}: {error}"
+        ) from error
+    return Stages(action, options, key, derived, derivation, raw, ir, source)
 
 
 def canonical_text(action: Action, options: Options) -> str:
