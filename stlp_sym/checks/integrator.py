@@ -9,12 +9,13 @@ from itertools import pairwise
 
 import numpy as np
 
+from ..codegen.integrators import INTEGRATORS
 from .context import Context
 from .report import Check
 
-NOMINAL_ORDER = {"euler": 1, "semi-implicit": 1, "heun": 2, "rk4": 4}
+#: The nominal order of each method, from its record.
+NOMINAL_ORDER = {name: record.order for name, record in INTEGRATORS.items()}
 _INTEGRATOR_HORIZON = 0.5
-_INTEGRATOR_STEPS = {"euler": 128, "semi-implicit": 128, "heun": 32, "rk4": 8}
 _INTEGRATOR_ROUNDING = 1e-12  # |y_{h/2} - y_{h/4}| / |y| below which rounding may dominate
 
 
@@ -85,8 +86,8 @@ def check_integrator(ctx: Context) -> Check:
     1)`` at the finest ``h``.
     """
     integrator = ctx.module.OPTIONS["integrator"]
-    nominal = NOMINAL_ORDER[integrator]
-    base = _INTEGRATOR_STEPS[integrator]
+    record = INTEGRATORS[integrator]
+    nominal, base = record.order, record.coarse_steps
     start = {n: 0.5 * v for n, v in ctx.random_state(ctx.random_point(6, 0)[1]).items()}
     rho = stiffness(ctx, start)
     horizon = min(_INTEGRATOR_HORIZON, 2.0 / rho) if rho > 0 else _INTEGRATOR_HORIZON
