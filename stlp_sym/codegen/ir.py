@@ -8,9 +8,10 @@ the only move from edge to node. Subexpressions of an edge expression that depen
 and CSE runs per domain. Because the moves are explicit, the locality of each output is the
 number of gathers and scatters on its longest path (:attr:`Kernel.hops`).
 
-The kernel records and their passes (CSE, scheduling, hops) are in :mod:`stlp_sym.codegen.kernel`, the
-lowering of expressions with hoisting in :mod:`stlp_sym.codegen.lowering`; this module re-exports their
-public names and assembles the step IR (:func:`lower`).
+The kernel records and their passes (CSE, scheduling, hops) are in
+:mod:`stlp_sym.codegen.kernel`, the lowering of expressions with hoisting in
+:mod:`stlp_sym.codegen.lowering`; this module re-exports their public names and assembles the
+step IR (:func:`lower`).
 
 >>> from stlp_sym.symbolic.models import MODELS
 >>> from stlp_sym.symbolic.transforms import apply_options
@@ -192,8 +193,9 @@ def lower(
     """The step IR of a derivation: the ``rhs`` kernel, energies and Euler-Lagrange parts.
 
     ``raw`` is the unflipped derivation of ``derivation.action`` (derived here when not given);
-    its ``P0``, ``P1`` become the ``el`` kernel. With the exact policy the ``rhs`` kernel computes the sparse system's coefficients
-    (:mod:`stlp_sym.codegen.exact`) and :attr:`StepIR.exact` describes its blocks.
+    its ``P0``, ``P1`` become the ``el`` kernel. With the exact policy the ``rhs`` kernel
+    computes the sparse system's coefficients (:mod:`stlp_sym.codegen.exact`) and
+    :attr:`StepIR.exact` describes its blocks.
 
     Raises
     ------

@@ -1,17 +1,17 @@
 """The kernel IR: ops typed by domain, the :class:`Kernel` they form, and the passes over them.
 
-Lowering (:mod:`stlp_sym.codegen.lowering`) emits :class:`Op` records; the passes here run on the list
-of ops before it becomes a :class:`Kernel`: CSE per domain (temporaries ``_ncN`` / ``_ecN``),
-scheduling (each op after what it reads) and hop counts (gathers and scatters on the longest
-path to each variable). Also the naming of variables: :func:`identifier`, :func:`jet_name` and
-the scale argument :data:`SCALE`. :mod:`stlp_sym.codegen.ir` re-exports the public names.
+Lowering (:mod:`stlp_sym.codegen.lowering`) emits :class:`Op` records; the passes here run on the
+list of ops before it becomes a :class:`Kernel`: CSE per domain (temporaries ``_ncN`` / ``_ecN``),
+scheduling (each op after what it reads) and hop counts (gathers and scatters on the longest path to
+each variable). Also the naming of variables: :func:`identifier`, :func:`jet_name` and the scale
+argument :data:`SCALE`. :mod:`stlp_sym.codegen.ir` re-exports the public names.
 """
 
 from __future__ import annotations
 
 import keyword
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import sympy as sp
@@ -65,13 +65,16 @@ class Kernel:
     ``"jet"``, ``"signal"``, ``"role"``, ``"param"``, ``"time"`` or ``"argument"`` (the scale
     factor ``_scale``), key the name it is read by.
     ``outputs`` maps output names to the variable holding them; ``hops`` counts gathers and
-    scatters on the longest path to each output (its neighbourhood radius).
+    scatters on the longest path to each output (its neighbourhood radius); ``domains`` the
+    domain (``node`` or ``edge``) of each output, which a value computed from parameters only
+    must still fill.
     """
 
     inputs: Mapping[str, tuple[Domain, str, str]]
     ops: tuple[Op, ...]
     outputs: Mapping[str, str]
     hops: Mapping[str, int]
+    domains: Mapping[str, Domain] = field(default_factory=dict)
 
 
 def _domain_of(expr: sp.Expr, domains: Mapping[str, Domain]) -> Domain:
