@@ -83,7 +83,9 @@ def check_integrator(ctx: Context) -> Check:
     The horizon is ``T = min(0.5, 2 / rho)`` with ``rho`` the stiffness (:func:`stiffness`), so
     that a stiff model reaches the asymptotic regime at a moderate number of steps; ``h`` is
     halved until the estimate is stable. The error column is ``|y_{h/2} - y_{h/4}| / max(|y|,
-    1)`` at the finest ``h``.
+    1)`` at the finest ``h``. When the differences are at rounding level from the coarsest
+    ``h`` on (a free particle moves on a line, which every method follows exactly), there is no
+    order to observe and the check passes.
     """
     integrator = ctx.module.OPTIONS["integrator"]
     record = INTEGRATORS[integrator]
@@ -93,9 +95,11 @@ def check_integrator(ctx: Context) -> Check:
     horizon = min(_INTEGRATOR_HORIZON, 2.0 / rho) if rho > 0 else _INTEGRATOR_HORIZON
     orders, steps, fine = _observed_orders(ctx, start, horizon, base)
     order = orders[-1] if orders else math.nan
-    passed = abs(order - nominal) <= 0.2
+    passed = abs(order - nominal) <= 0.2 or not orders
     note = (
         f"{integrator} (nominal {nominal}), T = {horizon:.3g} (stiffness {rho:.3g}), "
         f"h = T/{steps // 4}..T/{steps}"
     )
+    if not orders:
+        note += ": exact to rounding on this model, no order to observe"
     return Check(f"integrator order ({integrator})", fine, order, passed, note)
