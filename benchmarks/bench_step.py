@@ -431,7 +431,7 @@ def profile_generated(case: Case, reps: int) -> list[tuple[str, float]]:
     """
     module, plan, signals = case.module, case.plan, case.signals
     state = case.start_state()
-    params, sig = module._params(None), signals(T0)
+    params, sig = dict(module.PARAMS), signals(T0)  # the defaults, as the kernel reads them
     kernel = module._rhs_kernel
     arguments = inspect.signature(kernel).bind(T0, state, plan, params, sig)
     arguments.apply_defaults()  # e.g. a scale factor of the rates

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from .codegen.integrators import INTEGRATORS as INTEGRATOR_RECORDS
 from .errors import ActionError
 
 Policy = Literal["none", "penalty", "ascent", "exact"]
 Integrator = Literal["euler", "semi-implicit", "heun", "rk4"]
 POLICIES: tuple[str, ...] = ("none", "penalty", "ascent", "exact")
-INTEGRATORS: tuple[str, ...] = ("euler", "semi-implicit", "heun", "rk4")
+#: the names of :data:`~stlp_sym.codegen.integrators.INTEGRATORS`, the one record per method
+INTEGRATORS: tuple[str, ...] = tuple(INTEGRATOR_RECORDS)
 
 
 @dataclass(frozen=True)

@@ -48,5 +48,5 @@ def test_user_faults_pass_through_and_generator_faults_ask_for_a_report(monkeypa
         raise KeyError("sign_d1")
 
     monkeypatch.setattr(driver, "lower", broken)
-    with pytest.raises(InternalError, match="KeyError: 'sign_d1'.*please report it"):
+    with pytest.raises(InternalError, match=r"KeyError: 'sign_d1'.*please report it"):
         compile(MODELS["pendulum"].build(), MODELS["pendulum"].options)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError
 from .context import POINTS, Context
 from .layout import memoised
@@ -63,15 +64,27 @@ def check_p0(ctx: Context) -> Check:
     return Check("P0 = dL/dq", error, None, error < _P0_TOLERANCE, note)
 
 
-def _rk4_state(ctx: Context, time: float, state: dict, dt: float) -> dict:
-    """One classical RK4 step of the module's ``rhs`` (used to move along the flow)."""
+#: The method that moves states along the flow for the differences of ``rhs`` (order 4).
+FLOW_METHOD = INTEGRATORS["rk4"]
 
-    f = ctx.rates
-    k1 = f(time, state)
-    k2 = f(time + dt / 2, {n: state[n] + dt / 2 * k1[n] for n in state})
-    k3 = f(time + dt / 2, {n: state[n] + dt / 2 * k2[n] for n in state})
-    k4 = f(time + dt, {n: state[n] + dt * k3[n] for n in state})
-    return {n: state[n] + dt / 6 * (k1[n] + 2 * k2[n] + 2 * k3[n] + k4[n]) for n in state}
+
+def _flow_step(ctx: Context, time: float, state: dict, dt: float) -> dict:
+    """One step of the module's ``rhs`` along the flow with the RK4 record's tableau (the
+    method the package generates, not a second copy of it)."""
+    tableau = FLOW_METHOD.tableau
+    slopes: list[dict] = []
+    for row, node in zip(tableau.a, tableau.c, strict=True):
+        moved = {
+            n: state[n] + dt * sum(float(a) * k[n] for a, k in zip(row, slopes, strict=True))
+            for n in state
+        }
+        slopes.append(ctx.rates(time + float(node) * dt, moved))
+    return {n: state[n] + dt * _weighted(tableau.b, slopes, n) for n in state}
+
+
+def _weighted(weights, slopes: list[dict], name: str):
+    """``sum_j weights_j slopes_j[name]`` (zero for no slopes)."""
+    return sum(float(w) * k[name] for w, k in zip(weights, slopes, strict=True))
 
 
 def flow_derivative(ctx: Context, time: float, state: dict, field: str, extra: int) -> np.ndarray:
@@ -85,7 +98,7 @@ def flow_derivative(ctx: Context, time: float, state: dict, field: str, extra: i
     delta = 1e-3 if extra == 1 else 1e-2
     values = []
     for j in (-2, -1, 0, 1, 2):
-        moved = _rk4_state(ctx, time, state, j * delta) if j else state
+        moved = _flow_step(ctx, time, state, j * delta) if j else state
         values.append(ctx.leading(time + j * delta, moved, field))
     weights = {1: [1, -8, 0, 8, -1], 2: [-1, 16, -30, 16, -1]}[extra]
     return sum(w * v for w, v in zip(weights, values, strict=True)) / (12 * delta**extra)

@@ -87,7 +87,7 @@ class StepIR:
 
 
 def split_decay(rate: sp.Expr, field: str, order: int) -> tuple[sp.Expr, sp.Expr]:
-    """``rate = rest - k * s`` for the top state ``s`` and a parameter-only ``k``.
+    """``rate = rest - k * s`` for the top state ``s`` and a parameter-only ``k`` (else ``k = 0``).
 
     Explicit Euler then updates ``s <- s (1 - dt k) + dt rest`` in place: the decay term costs
     no separate pass over the arcs.
@@ -101,7 +101,10 @@ def split_decay(rate: sp.Expr, field: str, order: int) -> tuple[sp.Expr, sp.Expr
     own = sp.Derivative(own, (t, order)) if order else own
     rate = sp.expand(rate)
     coefficient = rate.coeff(own)
-    if coefficient == 0 or coefficient.has(AppliedUndef, sp.Derivative, *_frame_free(coefficient)):
+    # Only a constant of the run (parameters) is a decay: one that varies with time (a factor
+    # exp(theta t) left unnormalised), with the node (a role) or with a field stays in the kernel.
+    varying = (AppliedUndef, sp.Derivative, t, *_frame_free(coefficient))
+    if coefficient == 0 or coefficient.has(*varying):
         return rate, sp.S.Zero
     return sp.expand(rate - coefficient * own), -coefficient
 
@@ -212,9 +215,8 @@ def lower(
         exact = lower_exact(derivation, cse)
         rhs, decays = exact.kernel, {}
         chains = state_chains({name: order for name, _, order in exact.unknowns}, action)
-        chains = {
-            name: chain for name, chain in chains.items() if not action.field(name).multiplier
-        }
+        # A multiplier whose own derivative is the unknown (a constraint on a velocity: the
+        # field's equation reads lambda') has states like any field; one solved for itself has none.
     else:
         rhs, decays, chains = _explicit_rhs(derivation, cse)
     energy_kernel = el_kernel = None

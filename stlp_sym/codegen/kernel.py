@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import sympy as sp
@@ -72,10 +72,13 @@ class Kernel:
     ``"jet"``, ``"signal"``, ``"role"``, ``"param"``, ``"time"`` or ``"argument"`` (the scale
     factor ``_scale``), key the name it is read by.
     ``outputs`` maps output names to the variable holding them; ``hops`` counts gathers and
-    scatters on the longest path to each output (its neighbourhood radius).
+    scatters on the longest path to each output (its neighbourhood radius); ``domains`` the
+    domain (``node`` or ``edge``) of each output, which a value computed from parameters only
+    must still fill.
     """
 
     inputs: Mapping[str, tuple[Domain, str, str]]
     ops: tuple[Op, ...]
     outputs: Mapping[str, str]
     hops: Mapping[str, int]
+    domains: Mapping[str, Domain] = field(default_factory=dict)

@@ -182,7 +182,9 @@ class _Lowering:
             return value.name
         return self.emit(Op(f"_out_{identifier(name)}", domain, "expr", value))
 
-    def kernel(self, outputs: Mapping[str, str], cse: bool) -> Kernel:
+    def kernel(
+        self, outputs: Mapping[str, str], output_domains: Mapping[str, Domain], cse: bool
+    ) -> Kernel:
         domains = {name: domain for name, (domain, _, _) in self.inputs.items()}
         ops = common_subexpressions(self.ops, domains) if cse else list(self.ops)
         ops = schedule(ops, set(self.inputs))
@@ -192,6 +194,7 @@ class _Lowering:
             ops=tuple(ops),
             outputs=dict(outputs),
             hops={name: hops.get(var, 0) for name, var in outputs.items()},
+            domains=dict(output_domains),
         )
 
 
@@ -211,7 +214,8 @@ def build_kernel(
         else:
             value = lowering.edge_expr(expr, where)
         outputs[name] = lowering.output(name, value, domain)
-    return lowering.kernel(outputs, cse)
+    domains = {name: domain for name, (domain, _expr) in targets.items()}
+    return lowering.kernel(outputs, domains, cse)
 
 
 def _sorted(items: Iterable[sp.Basic]) -> list[sp.Basic]:

@@ -17,16 +17,20 @@ import sympy as sp
 
 from .. import __version__
 from ..options import Options
+from .integrators import INTEGRATORS
 from .ir import Kernel, Op, StepIR
+from .module_parts import entry_points, model_entries, module_tables
+from .paste import functions_called, pasted_source
 from .printer import BufferPool, InPlaceEmitter, numpy_code
 
 TEMPLATE = "module.py.j2"
 _LOADS = {
     "jet": '{var} = _jet["{name}"]',
-    "signal": '{var} = _signal(_sig, "{name}")',
+    "signal": '{var} = signal_array(_sig, "{name}")',
     "role": '{var} = _plan["roles"]["{name}"]',
     "param": '{var} = _p["{name}"]',
 }
+_SIZES = {"node": '_plan["n"]', "edge": '_plan["m"]'}
 
 
 def template_dir() -> Path:
@@ -57,9 +61,9 @@ def template_bytes() -> bytes:
 
 def _line(op: Op) -> str:
     if op.kind == "gather":
-        return f"{op.target} = _gather_{op.end}({op.source}, _plan)"
+        return f"{op.target} = gather_{op.end}({op.source}, _plan)"
     if op.kind == "scatter":
-        return f"{op.target} = _scatter_{op.end}({op.source}, _plan)"
+        return f"{op.target} = scatter_{op.end}({op.source}, _plan)"
     return f"{op.target} = {numpy_code(op.expr)}"
 
 
@@ -86,11 +90,11 @@ def _kernel_lines(kernel: Kernel) -> tuple[list[str], int]:
             continue
         if op.kind == "gather" and op.end == "dst":
             # np.repeat of the dst-sorted segments beats any gather into a buffer.
-            lines.append(f"{op.target} = _gather_dst({op.source}, _plan)")
+            lines.append(f"{op.target} = gather_dst({op.source}, _plan)")
             continue
         held[op.target] = buffer = pool.take()
         if op.kind == "gather":
-            lines.append(f"{op.target} = _gather_src({op.source}, _plan, {buffer})")
+            lines.append(f"{op.target} = gather_src({op.source}, _plan, {buffer})")
         else:
             lines.append(f"{op.target} = {buffer}")
             lines += InPlaceEmitter(scalars, pool).assign(buffer, op.expr)
@@ -100,67 +104,72 @@ def _kernel_lines(kernel: Kernel) -> tuple[list[str], int]:
     return lines, pool.count
 
 
+def _scalar_valued(kernel: Kernel) -> set[str]:
+    """Variables computed from parameters and ``t`` only, outside the edge buffers."""
+    scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain == "scalar"}
+    for op in kernel.ops:
+        if op.kind == "expr" and op.domain != "edge" and op.reads <= scalars | {"t"}:
+            scalars.add(op.target)
+    return scalars
+
+
 def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
-    loads = []
+    """Signature, body and result of one kernel function of the module."""
+    lines = []
+    # Inputs the lowering registered but that cancelled out of every expression are not loaded.
+    used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
     for var, (_domain, source, key) in kernel.inputs.items():
-        if source not in ("time", "argument"):
-            loads.append(_LOADS[source].format(var=var, name=key))
-    lines, buffers = _kernel_lines(kernel)
-    loads.append(f'_b = _edge_buffers(_plan, "{function}", {buffers})')
-    result = ", ".join(f'"{name}": {var}' for name, var in kernel.outputs.items())
+        if source not in ("time", "argument") and var in used:
+            lines.append(_LOADS[source].format(var=var, name=key))
+    body, buffers = _kernel_lines(kernel)
+    if buffers:
+        lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers})')
+    lines += body
+    # An output computed from parameters only (a free particle's x'' = 0) still fills its
+    # domain, so that every caller sees one value per node or arc.
+    scalars, result = _scalar_valued(kernel), []
+    for name, var in kernel.outputs.items():
+        value = var
+        if var in scalars:
+            value = f"np.broadcast_to({var}, {_SIZES[kernel.domains[name]]})"
+        result.append(f'"{name}": {value}')
     return {
         "function": function,
+        "arguments": "t, _jet, _plan, _p, _sig, _scale=1.0",
         "doc": doc,
-        "loads": loads,
         "lines": lines,
-        "result": "{" + result + "}",
+        "result": "{" + ", ".join(result) + "}",
     }
+
+
+def _decay_context(ir: StepIR) -> dict:
+    """The kernel of the decay rate ``k`` of each top state (parameters only)."""
+    entries = [f'        "{state}": {code},' for state, code in _decays(ir)]
+    return {
+        "function": "_decay_kernel",
+        "arguments": "_p",
+        "doc": "``k`` per top state with ``rate = rhs kernel output - k * state``.",
+        "lines": [],
+        "result": "{\n" + "".join(line + "\n" for line in entries) + "    }" if entries else "{}",
+    }
+
+
+def _kernels(ir: StepIR) -> list[dict]:
+    kernels = [_kernel_context(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
+    kernels.append(_decay_context(ir))
+    if ir.energy is not None:
+        kernels.append(_kernel_context(ir.energy, "_energy_kernel", "L and H per node and arc."))
+    if ir.el is not None:
+        kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
+    return kernels
 
 
 def render_context(ir: StepIR, options: Options, cache_key: str, equations: list[str]) -> dict:
-    """Everything the template places, already printed."""
-    tops: dict[str, list[str]] = {}
-    for state in ir.states:
-        tops.setdefault(state.field, []).append(state.name)
-    states = {
-        s.name: {
-            "field": s.field,
-            "order": s.order,
-            "domain": s.domain,
-            "role": s.role,
-            "clamp": s.clamp_signal,
-            "clamp_role": s.clamp_role,
-        }
-        for s in ir.states
-    }
-    kernels = [_kernel_context(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
-    if ir.energy is not None:
-        kernels.append(_kernel_context(ir.energy, "_energy_kernel", "L and H per node and arc."))
-    el_fields = []
-    if ir.el is not None:
-        kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
-        el_fields = sorted({name[3:] for name in ir.el.outputs})
-    # A clamped field takes its value from the signal and, where the signals provide them,
-    # its derivatives from the signal's derivatives (``u_d1``, ...).
-    clamp_of = {c.field: c for c in ir.clamps}
-    clamps = [
-        {
-            "state": s.name,
-            "role": clamp_of[s.field].role,
-            "signal": clamp_of[s.field].signal + (f"_d{s.order}" if s.order else ""),
-            "required": s.order == 0,
-        }
-        for s in ir.states
-        if s.field in clamp_of
-    ]
-    options_dict = {
-        "flip": options.flip,
-        "normalise": options.normalise,
-        "policy": options.policy,
-        "integrator": options.integrator,
-        "cse": options.cse,
-    }
-    return {
+    """Everything the template places, already printed; the pieces follow the options."""
+    integrator = INTEGRATORS[options.integrator]
+    points = entry_points(ir, integrator)
+    public = [point["name"] for point in points]
+    context = {
         "title": f"Generated NumPy step functions of model {ir.name!r}.",
         "tool_version": __version__,
         "sympy_version": sp.__version__,
@@ -168,60 +177,15 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "options_text": options.describe(),
         "equations": equations,
         "locality": _locality(ir),
-        "params": repr({p.name: p.default for p in ir.parameters}),
-        "states": _literal(states),
-        "options": repr(options_dict),
-        "options_dict": options_dict,
-        "signals": repr({s.name: s.role for s in ir.signals}),
-        "update_order": repr([name for chain in tops.values() for name in chain]),
-        "tops": repr(tops),
-        "clamps": clamps,
-        "kernels": kernels,
-        "has_energy": ir.energy is not None,
-        "energy_scale": "Divided by the dissipation factor: " if ir.energy is not None else "",
-        "el_fields": repr(el_fields),
-        "decays": _decays(ir),
-        "fields": _literal(_fields(ir)),
-        "exact": _exact(ir),
+        "tables": module_tables(ir, options, integrator, cache_key, public),
+        "kernels": _kernels(ir),
+        "model": model_entries(ir, integrator),
+        "entry_points": points,
+        "runtime": [],
     }
-
-
-def _fields(ir: StepIR) -> dict[str, dict]:
-    """Every field's domain, role and clamp (``prepare`` derives where each one exists)."""
-    clamps = {c.field: c for c in ir.clamps}
-    return {
-        f.name: {
-            "domain": f.domain,
-            "role": f.role,
-            "clamp": clamps[f.name].signal if f.name in clamps else None,
-            "clamp_role": clamps[f.name].role if f.name in clamps else None,
-        }
-        for f in ir.fields
-    }
-
-
-def _exact(ir: StepIR) -> dict[str, str] | None:
-    if ir.exact is None:
-        return None
-    entries = [
-        {
-            "equation": e.equation,
-            "unknown": e.unknown,
-            "kind": e.kind,
-            "end": e.end,
-            "output": e.output,
-        }
-        for e in ir.exact.entries
-    ]
-    return {"blocks": _literal(list(ir.exact.unknowns)), "entries": _literal(entries)}
-
-
-def _literal(value: dict | list) -> str:
-    """A Python literal for the generated code with one entry per line (deterministic)."""
-    if isinstance(value, dict):
-        lines = [f"    {key!r}: {item!r}," for key, item in value.items()]
-        return "{\n" + "\n".join(lines) + "\n}"
-    return "[\n" + "\n".join(f"    {item!r}," for item in value) + "\n]"
+    called = functions_called(render_module(context))
+    context["runtime"] = pasted_source(called)
+    return context
 
 
 def _locality(ir: StepIR) -> str:
@@ -231,13 +195,13 @@ def _locality(ir: StepIR) -> str:
     return ", ".join(f"{name} {hops}" for name, hops in ir.rhs.hops.items())
 
 
-def _decays(ir: StepIR) -> list[dict[str, str]]:
-    """``{state, code}`` of each non-zero decay rate (parameters read from ``p``)."""
+def _decays(ir: StepIR) -> list[tuple[str, str]]:
+    """``(state, code)`` of each non-zero decay rate (parameters read from ``_p``)."""
     found = []
     for state, rate in ir.decays.items():
         if rate != 0:
-            names = {s: sp.Symbol(f'p["{s.name}"]') for s in rate.free_symbols}
-            found.append({"state": state, "code": numpy_code(rate.xreplace(names))})
+            names = {s: sp.Symbol(f'_p["{s.name}"]') for s in rate.free_symbols}
+            found.append((state, numpy_code(rate.xreplace(names))))
     return found
 
 

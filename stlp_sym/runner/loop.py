@@ -23,6 +23,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
 from ..graph.digraph import Digraph
@@ -107,7 +108,7 @@ class Trace:
 
 
 def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
-    """Reject unknown, non-finite or absurd values; warn when explicit Euler is unstable."""
+    """Reject unknown, non-finite or absurd values; warn when the step is unstable."""
     for name, value in params.items():
         if name not in module.PARAMS:
             raise StlpError(f"unknown parameter {name!r}; this model has {sorted(module.PARAMS)}")
@@ -116,14 +117,33 @@ def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dic
     if not (math.isfinite(dt) and dt > 0):
         raise StlpError(f"time step dt = {dt!r} must be a positive finite number")
     merged = {**module.PARAMS, **params}
-    rate = merged.get("c", 0.0) + merged.get("theta", 0.0)
-    if module.OPTIONS["integrator"] == "euler" and dt * rate >= 2:
-        warnings.warn(
-            f"dt (c + theta) = {dt * rate:.3g} >= 2: explicit Euler is unstable; lower --dt",
-            StlpWarning,
-            stacklevel=2,
-        )
+    warn_if_unstable(module, merged, dt)
     return merged
+
+
+def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) -> None:
+    """Warn when ``dt`` times the module's largest decay rate breaks its integrator's
+    stability condition on a linear decay (:class:`~stlp_sym.codegen.integrators.Integrator`).
+
+    The decay rates are the model's own (``module.decay_rates``): ``k`` with
+    ``rate = rest - k * state`` for each top state, from the parameters only.
+    """
+    integrator = INTEGRATORS.get(module.OPTIONS["integrator"])
+    rates = getattr(module, "decay_rates", None)
+    if integrator is None or rates is None:
+        return
+    decays = {name: float(np.max(k)) for name, k in rates(params).items()}
+    if not decays:
+        return
+    state = max(decays, key=decays.get)
+    if not integrator.is_stable(dt, decays[state]):
+        warnings.warn(
+            f"dt * k = {dt * decays[state]:.4g} for the decay rate k = {decays[state]:.4g} of "
+            f"{state!r}, not below {integrator.stability_limit:.4g}: {integrator.name} is "
+            "unstable; lower --dt",
+            StlpWarning,
+            stacklevel=3,
+        )
 
 
 def _first_divergence(state: dict[str, np.ndarray], t: float) -> Divergence | None:
