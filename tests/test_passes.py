@@ -62,3 +62,40 @@ def test_schedule_puts_each_op_after_what_it_reads_and_keeps_order_otherwise() -
 def test_schedule_refuses_an_undefined_variable_as_an_internal_error() -> None:
     with pytest.raises(InternalError, match=r"undefined variables: \['nowhere'\]"):
         schedule([Op("a", "node", "expr", sp.Symbol("nowhere") * y)], {"y"})
+
+
+def test_buffer_reuse_hands_a_dead_value_s_buffer_to_the_next_one() -> None:
+    from stlp_sym.codegen.buffers import kernel_lines
+    from stlp_sym.codegen.kernel import Kernel
+
+    a, b = sp.symbols("a b")
+    ops = (
+        Op("a", "edge", "expr", w * x),  # _b[0]
+        Op("b", "edge", "expr", sp.tanh(a)),  # a dies here: b may not overwrite it yet
+        Op("e", "edge", "expr", b * w),  # a is dead: e takes _b[0] back
+        Op("s", "node", "scatter", source="e", end="dst"),
+    )
+    inputs = {"w": ("edge", "jet", "w"), "x__src": ("edge", "jet", "x__src")}
+    lines, count = kernel_lines(Kernel(inputs, ops, {"out": "s"}, {}))
+    assert lines == [
+        "a = _b[0]",
+        "np.multiply(w, x__src, out=_b[0])",
+        "b = _b[1]",
+        "np.tanh(a, out=_b[1])",
+        "e = _b[0]",
+        "np.multiply(b, w, out=_b[0])",
+        "s = scatter_dst(e, _plan)",
+    ]
+    assert count == 2
+
+
+def test_decay_split_keeps_time_varying_and_role_dependent_coefficients_in_the_rate() -> None:
+    from stlp_sym.codegen.rates import fold_scale, split_decay
+    from stlp_sym.symbolic.vocabulary import IS_OUTPUT, fn, t
+
+    theta, q = sp.symbols("theta q")
+    lam, y = fn("lam"), fn("y")
+    assert split_decay(y - theta * lam, "lam", 0) == (y, theta)
+    assert split_decay(y - sp.exp(theta * t) * lam, "lam", 0) == (y - sp.exp(theta * t) * lam, 0)
+    assert split_decay(y - q * IS_OUTPUT * lam, "lam", 0)[1] == 0
+    assert str(fold_scale(theta * (y + 1))) == "_scale*theta*y(t) + _scale*theta"

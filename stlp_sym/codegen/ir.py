@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from ..errors import StructureError
 from ..symbolic.action import Action
 from ..symbolic.derivation import Derivation, derive
-from ..symbolic.vocabulary import Clamp, Field, Parameter, Signal, split_end, t
+from ..symbolic.vocabulary import Clamp, Field, Parameter, Signal, t
 from .exact import lower_exact
 from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
-from .lowering import ROLE_NAMES, build_kernel
+from .lowering import build_kernel
+from .rates import fold_scale, split_decay
 
 __all__ = [
     "SCALE",
@@ -84,34 +84,6 @@ class StepIR:
     exact: object | None = None
     fields: tuple[Field, ...] = ()
     clamps: tuple[Clamp, ...] = ()
-
-
-def split_decay(rate: sp.Expr, field: str, order: int) -> tuple[sp.Expr, sp.Expr]:
-    """``rate = rest - k * s`` for the top state ``s`` and a parameter-only ``k`` (else ``k = 0``).
-
-    Explicit Euler then updates ``s <- s (1 - dt k) + dt rest`` in place: the decay term costs
-    no separate pass over the arcs.
-
-    >>> from stlp_sym.symbolic.vocabulary import fn, t
-    >>> theta, c = sp.symbols("theta c")
-    >>> split_decay(c * fn("y") - theta * fn("w").diff(t), "w", 1)
-    (c*y(t), theta)
-    """
-    own = sp.Function(field)(t)
-    own = sp.Derivative(own, (t, order)) if order else own
-    rate = sp.expand(rate)
-    coefficient = rate.coeff(own)
-    # Only a constant of the run (parameters) is a decay: one that varies with time (a factor
-    # exp(theta t) left unnormalised), with the node (a role) or with a field stays in the kernel.
-    varying = (AppliedUndef, sp.Derivative, t, *_frame_free(coefficient))
-    if coefficient == 0 or coefficient.has(*varying):
-        return rate, sp.S.Zero
-    return sp.expand(rate - coefficient * own), -coefficient
-
-
-def _frame_free(expr: sp.Expr) -> list[sp.Symbol]:
-    """Role indicators in ``expr`` (which vary from node to node)."""
-    return [s for s in expr.free_symbols if split_end(s.name)[0] in ROLE_NAMES]
 
 
 def state_chains(orders: Mapping[str, int], action: Action) -> dict[str, list[str]]:
@@ -181,12 +153,10 @@ def _explicit_rhs(derivation: Derivation, cse: bool) -> tuple[Kernel, dict, dict
     for state in system.states:
         orders[state.field.name] = state.order + 1
     chains = state_chains(orders, action)
-    # Outputs carry a scale factor (dt for explicit Euler): folded into scalar coefficients
-    # and hoisted node factors, it saves a pass over the arcs per edge state.
     targets, decays = {}, {}
     for name, chain in chains.items():
         rest, decays[chain[-1]] = split_decay(system.solution[name], name, len(chain) - 1)
-        targets[chain[-1]] = (action.field(name).domain, sp.expand(SCALE * rest))
+        targets[chain[-1]] = (action.field(name).domain, fold_scale(rest))
     return build_kernel(action, derivation.aggregates, targets, cse), decays, chains
 
 

@@ -18,13 +18,11 @@ from sympy.core.function import AppliedUndef
 from ..errors import StructureError
 from ..symbolic.action import Action
 from ..symbolic.frames import InSum, NeighbourSum, OutSum
-from ..symbolic.vocabulary import ROLE_INDICATORS, Aggregate, Signal, split_end, t
+from ..symbolic.vocabulary import ROLE_NAMES, Aggregate, Signal, split_end, t
 from .cse import common_subexpressions
 from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
 from .printer import check_supported
 from .schedule import count_hops, schedule
-
-ROLE_NAMES = {s.name for s in ROLE_INDICATORS.values()}
 
 
 class _Lowering:

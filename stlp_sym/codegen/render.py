@@ -17,11 +17,12 @@ import sympy as sp
 
 from .. import __version__
 from ..options import Options
+from .buffers import kernel_lines
 from .integrators import INTEGRATORS
-from .ir import Kernel, Op, StepIR
+from .ir import Kernel, StepIR
 from .module_parts import entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
-from .printer import BufferPool, InPlaceEmitter, numpy_code
+from .printer import numpy_code
 
 TEMPLATE = "module.py.j2"
 _LOADS = {
@@ -59,51 +60,6 @@ def template_bytes() -> bytes:
     return (template_dir() / TEMPLATE).read_bytes()
 
 
-def _line(op: Op) -> str:
-    if op.kind == "gather":
-        return f"{op.target} = gather_{op.end}({op.source}, _plan)"
-    if op.kind == "scatter":
-        return f"{op.target} = scatter_{op.end}({op.source}, _plan)"
-    return f"{op.target} = {numpy_code(op.expr)}"
-
-
-def _last_uses(kernel: Kernel) -> dict[str, int]:
-    """Index of the last op reading each variable (outputs live to the end)."""
-    last = {}
-    for index, op in enumerate(kernel.ops):
-        for name in op.reads:
-            last[name] = index
-    for name in kernel.outputs.values():
-        last[name] = len(kernel.ops)
-    return last
-
-
-def _kernel_lines(kernel: Kernel) -> tuple[list[str], int]:
-    """The kernel body; edge arrays live in reusable plan buffers ``_b[k]`` (no allocation)."""
-    scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain == "scalar"}
-    scalars |= {op.target for op in kernel.ops if op.domain == "scalar"}
-    pool, held, lines = BufferPool(), {}, []
-    last = _last_uses(kernel)
-    for index, op in enumerate(kernel.ops):
-        if op.domain != "edge":
-            lines.append(_line(op))
-            continue
-        if op.kind == "gather" and op.end == "dst":
-            # np.repeat of the dst-sorted segments beats any gather into a buffer.
-            lines.append(f"{op.target} = gather_dst({op.source}, _plan)")
-            continue
-        held[op.target] = buffer = pool.take()
-        if op.kind == "gather":
-            lines.append(f"{op.target} = gather_src({op.source}, _plan, {buffer})")
-        else:
-            lines.append(f"{op.target} = {buffer}")
-            lines += InPlaceEmitter(scalars, pool).assign(buffer, op.expr)
-        for name in sorted(held):
-            if last.get(name, -1) <= index:
-                pool.give(held.pop(name))
-    return lines, pool.count
-
-
 def _scalar_valued(kernel: Kernel) -> set[str]:
     """Variables computed from parameters and ``t`` only, outside the edge buffers."""
     scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain == "scalar"}
@@ -121,7 +77,7 @@ def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
     for var, (_domain, source, key) in kernel.inputs.items():
         if source not in ("time", "argument") and var in used:
             lines.append(_LOADS[source].format(var=var, name=key))
-    body, buffers = _kernel_lines(kernel)
+    body, buffers = kernel_lines(kernel)
     if buffers:
         lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers})')
     lines += body

@@ -13,12 +13,19 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
-from .vocabulary import ROLE_INDICATORS, Aggregate, Field, Parameter, Signal, split_end, t
+from .vocabulary import (
+    ROLE_NAMES,
+    Aggregate,
+    Field,
+    Parameter,
+    Signal,
+    split_end,
+    t,
+)
 
 if TYPE_CHECKING:
     from .action import Action
 
-ROLE_NAMES = {s.name for s in ROLE_INDICATORS.values()}
 
 # What each frame may use, by kind of declaration and arc end (None = local). An aggregate's
 # summand lives on an arc, like the edge term.

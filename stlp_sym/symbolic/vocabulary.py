@@ -38,6 +38,8 @@ IS_INPUT = ROLE_INDICATORS["input"]
 IS_OUTPUT = ROLE_INDICATORS["output"]
 IS_HIDDEN = ROLE_INDICATORS["hidden"]
 IS_FREE = ROLE_INDICATORS["free"]
+#: Their names (``is_input``, ...).
+ROLE_NAMES: frozenset[str] = frozenset(s.name for s in ROLE_INDICATORS.values())
 
 # Names the generated code and the expression frames use for themselves.
 RESERVED_NAMES = frozenset(
