@@ -146,3 +146,30 @@ def test_verify_passes_on_the_regression_models(tmp_path, text, options) -> None
     model = load_model(path)
     report = verify_model(model, replace(model.options, **options), "chain:3")
     assert report.passed, [(c.name, c.note) for c in report.checks if not c.passed]
+
+
+#: ``L = x'^2/2 - x sign(x) = x'^2/2 - |x|`` (fields are real): ``x'' = -sign(x)``.
+SIGN_WELL = """
+[fields]
+x = "node"
+[terms]
+node = "Dt(x)**2/2 - x*sign(x)"
+[options]
+flip = false
+normalise = false
+integrator = "rk4"
+"""
+
+
+@pytest.mark.parametrize("form", ["x*sign(x)", "abs(x)"])
+def test_sign_and_abs_differentiate_as_for_real_fields(tmp_path, form) -> None:
+    """``d/dx (x sign x) = sign x`` away from 0 (it raised ``KeyError: 'sign_d1'``; ``abs`` was
+    refused for ``im(...)``): a ball in a V-shaped well falls at constant acceleration, which
+    RK4 follows exactly while ``x`` keeps its sign."""
+    module = module_of(SIGN_WELL.replace("x*sign(x)", form), tmp_path)
+    x0, v0 = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.0, -1.0])
+    state = run(module, {"x": x0, "x_d1": v0}, CHAIN)
+    elapsed = STEPS * DT
+    expected = x0 + v0 * elapsed - np.sign(x0) * elapsed**2 / 2
+    np.testing.assert_allclose(state["x"], expected, rtol=1e-12)
+    np.testing.assert_allclose(state["x_d1"], v0 - np.sign(x0) * elapsed, rtol=1e-12)

@@ -16,6 +16,9 @@ from .report import Check
 _P0_TOLERANCE = 1e-6
 _IDENTITY_TOLERANCE = 1e-9
 _FLOW_TOLERANCE = 1e-6  # (ii) when derivatives above the leading ones come from the flow
+#: errors are relative to the size of the terms, but at least to 1 (the random states are O(1)):
+#: a P0 or an equation that vanishes identically leaves only rounding, which is no error.
+_SCALE_FLOOR = 1.0
 
 
 def _p0_by_differences(ctx: Context, time: float, source: Source, delta: float = 1e-3) -> dict:
@@ -59,7 +62,7 @@ def check_p0(ctx: Context) -> Check:
             got = np.broadcast_to(parts[f][0], ref.shape)[mask]
             worst = max(worst, float(np.max(np.abs(got - ref[mask]), initial=0.0)))
             scale = max(scale, float(np.max(np.abs(ref[mask]), initial=0.0)))
-    error = worst / (scale or 1.0)
+    error = worst / max(scale, _SCALE_FLOOR)
     note = f"{POINTS} random states, 5-point differences of the unrolled L"
     return Check("P0 = dL/dq", error, None, error < _P0_TOLERANCE, note)
 
@@ -131,7 +134,7 @@ def check_rhs_identity(ctx: Context) -> Check:
     no more for an explicit system (its leading unknowns are the highest derivatives in the
     equations), but any higher one asked for is taken along the flow (:func:`flow_derivative`)
     and named in the note. The error is
-    ``max |s P0 + P1| / max(|P0|, |P1|, |P0|_0, |P1|_0)`` over the fields, ``_0`` with the
+    ``max |s P0 + P1| / max(|P0|, |P1|, |P0|_0, |P1|_0, 1)`` over the fields, ``_0`` with the
     leading derivatives set to zero (the size of what they must cancel).
     """
     replaced = ctx.options.policy in ("ascent", "exact")
@@ -152,7 +155,7 @@ def check_rhs_identity(ctx: Context) -> Check:
             sizes = np.abs(np.concatenate([p0, p1, r0, r1]))
             scale = max(scale, float(np.max(sizes, initial=0.0)))
             residual = max(residual, float(np.max(np.abs(sign * p0 + p1), initial=0.0)))
-        worst = max(worst, residual / (scale or 1.0))
+        worst = max(worst, residual / max(scale, _SCALE_FLOOR))
     notes = [f"{POINTS} random states; jet = states + leading derivatives from rhs"]
     if replaced and multipliers:
         policy = ctx.options.policy

@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..errors import StructureError
 from ..symbolic.action import Action
 from ..symbolic.derivation import Derivation, node_quantities
 from ..symbolic.frames import InSum, NeighbourSum, OutSum, derivative, to_end
 from ..symbolic.system import field_orders
-from ..symbolic.vocabulary import t
+from ..symbolic.vocabulary import Aggregate, split_end, t
 from .kernel import Kernel
 from .lowering import build_kernel
 
@@ -74,6 +75,24 @@ def _split_sums(expr: sp.Expr, unknowns: dict) -> tuple[sp.Expr, dict[sp.Symbol,
                 raise StructureError("the exact policy does not support global fields")
             placeholders[sp.Dummy(f"S{index}")] = s
     return expr.xreplace({s: p for p, s in placeholders.items()}), placeholders
+
+
+def _expand_aggregates(expr: sp.Expr, aggregates: dict[str, Aggregate], unknowns: dict) -> sp.Expr:
+    """Aggregates whose definition holds unknowns (``a_d1 = sum d/dt (w wdot)`` holds
+    ``wddot``) as the arc sums they stand for, so that their coefficients enter ``A``."""
+    replacements = {}
+    for atom in expr.atoms(AppliedUndef):
+        base, end = split_end(atom.func.__name__)
+        agg = aggregates.get(base)
+        if agg is None or not agg.expr.has(*unknowns):
+            continue
+        if end is not None:
+            raise StructureError(
+                f"aggregate {base!r} holds unknowns of the exact policy and is read at an arc "
+                "end; the exact policy needs it at its own node"
+            )
+        replacements[atom] = (InSum if agg.direction == "in" else OutSum)(agg.expr)
+    return expr.xreplace(replacements)
 
 
 def _check_linear(coefficient: sp.Expr, unknowns: dict, placeholders: dict, where: str) -> None:
@@ -128,7 +147,9 @@ def lower_exact(derivation: Derivation, cse: bool = True) -> ExactSystem:
     unknowns = _unknown_atoms(action, orders)
     targets: dict[str, tuple[str, sp.Expr]] = {}
     entries = []
+    aggregates = {a.name: a for a in derivation.aggregates}
     for name, expr in equations.items():
+        expr = _expand_aggregates(expr, aggregates, unknowns)
         entries += _equation_entries(action, name, expr, unknowns, targets)
     for name in equations:
         if not any(e.equation == name for e in entries):

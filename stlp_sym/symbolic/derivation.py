@@ -156,6 +156,28 @@ def _through_aggregates(action: Action, wrt: sp.Expr) -> sp.Expr:
     return total
 
 
+def real_derivatives(expr: sp.Expr) -> sp.Expr:
+    """Derivatives of ``abs`` and ``sign`` for real arguments, almost everywhere (a convention).
+
+    SymPy does not know that fields are real: it leaves ``Derivative(sign(u), u)`` unevaluated
+    (which lowering would read as a field called ``sign``) and writes ``d|u|/du`` with ``re(u)``
+    and ``im(u)``. Here ``re(u) = u``, ``im(u) = 0`` and every derivative of ``sign`` is 0 (the
+    Dirac delta at ``u = 0`` is dropped, as NumPy code would see it), so ``d|u|/du = sign(u)``.
+    """
+    if not expr.has(sp.sign, sp.re, sp.im):
+        return expr
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, sp.sign),
+        lambda e: sp.S.Zero,
+    )
+    expr = expr.replace(sp.re, lambda u: u).replace(sp.im, lambda u: sp.S.Zero)
+    # ``Derivative(re(u), u)`` became ``Derivative(u, u)``: evaluate what is not d/dt.
+    return expr.replace(
+        lambda e: isinstance(e, sp.Derivative) and any(v != t for v in e.variables),
+        lambda e: e.doit(deep=False),
+    )
+
+
 def _node_partial(action: Action, name: str, order: int) -> sp.Expr:
     """``dL/dq^(m)`` for a node field ``q`` at node ``k``, in the node frame."""
     local = derivative(sp.Function(name)(t), order)
@@ -198,20 +220,24 @@ def _name_aggregate_derivatives(
         order = int(d.derivative_count)
         name = f"{base}_d{order}"
         source = aggregates[base]
-        found[name] = Aggregate(name, source.expr.diff(t, order), source.direction, base)
+        derived = real_derivatives(source.expr.diff(t, order))
+        found[name] = Aggregate(name, derived, source.direction, base)
         replacements[d] = sp.Function(name if end is None else f"{name}__{end}")(t)
     return expr.xreplace(replacements)
 
 
 def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) -> FieldEquation:
     """``P0``, ``P1`` and the momentum of one field (MATH.md section 2)."""
-    partial = _PARTIALS[field.domain]
+
+    def partial(action: Action, name: str, order: int) -> sp.Expr:
+        return real_derivatives(_PARTIALS[field.domain](action, name, order))
+
     momentum = sp.S.Zero
     for order in range(max_order(action, field.name), 0, -1):
         # Horner form of p = sum_{m>=1} (-d/dt)^(m-1) dL/dq^(m).
-        momentum = partial(action, field.name, order) - momentum.diff(t)
+        momentum = partial(action, field.name, order) - real_derivatives(momentum.diff(t))
     p0 = partial(action, field.name, 0)
-    p1 = -momentum.diff(t)
+    p1 = -real_derivatives(momentum.diff(t))
     name = _name_aggregate_derivatives
     return FieldEquation(
         field=field,

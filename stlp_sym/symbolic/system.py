@@ -19,7 +19,7 @@ import sympy as sp
 from ..errors import StructureError
 from .action import Action
 from .frames import derivative, occurrences
-from .vocabulary import Aggregate, Field, t
+from .vocabulary import ROLE_INDICATORS, Aggregate, Field, t
 
 POLICY_HINT = (
     "use a multiplier policy (penalty, ascent or exact; MATH.md section 5), "
@@ -217,6 +217,36 @@ def known_roles(action: Action, field: Field) -> dict[sp.Symbol, sp.Integer]:
     return {sp.Symbol(name): sp.Integer(value) for name, value in values.items()}
 
 
+def _role(role: str) -> sp.Expr:
+    return sp.S.One if role == "all" else ROLE_INDICATORS[role]
+
+
+def _mask_partial_fields(
+    action: Action, equations: Mapping[str, sp.Expr], orders: Mapping[str, int]
+) -> dict[str, sp.Expr]:
+    """In the other fields' equations, the leading unknown of a node field that has no equation
+    on some nodes (its role, its clamp) is zero where the field does not exist and the signal's
+    derivative where it is clamped. Without this, a block coupling it with a field that exists
+    there (``x'' + k y'' = ...`` with ``x`` clamped on the inputs) is solved on every node as if
+    both equations held."""
+    masked = dict(equations)
+    for f in action.fields_on("node"):
+        clamp, order = action.clamp_of(f.name), orders[f.name]
+        on = _role(clamp.role) * _role(f.role) if clamp else sp.S.Zero
+        live = _role(f.role) - on
+        if order == 0 or live == 1:
+            continue
+        lead = derivative(sp.Function(f.name)(t), order)
+        value = live * lead
+        if clamp is not None:
+            value += on * derivative(sp.Function(clamp.signal)(t), order)
+        for name, expr in masked.items():
+            if name != f.name and expr.has(lead):
+                known = known_roles(action, action.field(name))
+                masked[name] = sp.expand(expr.xreplace({lead: value}).xreplace(known))
+    return masked
+
+
 def explicit_system(
     action: Action, equations: Mapping[str, sp.Expr], aggregates: tuple[Aggregate, ...]
 ) -> FirstOrderSystem:
@@ -233,6 +263,7 @@ def explicit_system(
         for name, expr in equations.items()
     }
     orders = field_orders(action, equations, aggregates)
+    equations = _mask_partial_fields(action, equations, orders)
     by_name = {a.name: a for a in aggregates}
     incidence, remote = {}, {}
     for name, expr in equations.items():
@@ -256,6 +287,8 @@ def explicit_system(
     solution: dict[str, sp.Expr] = {}
     for domain in ("node", "edge", "global"):
         names = [f.name for f in action.fields_on(domain)]
-        solution.update(_solve_domain(names, equations, leading, matching))
+        solved = _solve_domain(names, equations, leading, matching)
+        for name, value in solved.items():  # where the field exists (as in its own equation)
+            solution[name] = sp.expand(value.xreplace(known_roles(action, action.field(name))))
     states = tuple(State(f, order) for f in action.fields for order in range(orders[f.name]))
     return FirstOrderSystem(states, leading, matching, solution)
