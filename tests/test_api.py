@@ -61,3 +61,24 @@ def test_import_is_cheap_and_python_m_runs_the_cli() -> None:
             [sys.executable, "-m", module, "--version"], capture_output=True, text=True, check=True
         )
         assert done.stdout.startswith("stlp_sym ")
+
+
+def test_every_writer_is_atomic_and_leaves_the_usual_permissions(tmp_path) -> None:
+    """Files come out with the umask's permissions (0644 under 022), not mkstemp's 0600."""
+    import os
+
+    from stlp_sym.cache.store import generate
+    from stlp_sym.files import write_atomic
+    from stlp_sym.symbolic.models import MODELS
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.txt", "text")
+        write_atomic(tmp_path / "b.bin", b"\x00")
+        model = MODELS["pendulum"]
+        module = generate(model.build(), model.options, tmp_path / "out")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a.txt", tmp_path / "b.bin", module):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin", "out"]
