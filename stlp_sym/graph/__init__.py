@@ -7,13 +7,14 @@ Out: a frozen, validated :class:`Digraph` (arcs sorted by destination, role mask
 files (CSV/TSV, JSON, GraphML).
 """
 
-from .digraph import Digraph
+from .digraph import ROLES, Digraph
 from .files import is_graph_file, read_graph, read_graph_spec
 from .spec import chain, complete, feedforward, graph_from_spec, parse_spec, random_graph
 
 Digraph.spec_reader = staticmethod(graph_from_spec)
 
 __all__ = [
+    "ROLES",
     "Digraph",
     "chain",
     "complete",
