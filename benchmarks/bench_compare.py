@@ -7,7 +7,7 @@ Run from the repository root::
     python benchmarks/bench_compare.py --check        # gradient checks only (a second)
     python benchmarks/bench_compare.py --markdown results.md
 
-All three methods learn the same network on the same task (MATH.md sections 3 and 8):
+All three methods learn the same network on the same task (docs/theory.md sections 3 and 6):
 
 - **graph**: ``complete:N:in=1``, the fully connected network of the paper's tracking experiment
   (node 0 is the input, node N-1 the output, no self-loops, ``|A| = (N-1)^2`` arcs). It is the

@@ -1,4 +1,4 @@
-"""The paper's properties, reproduced by the generated module of model ``stlp`` (MATH.md 3).
+"""The paper's properties (docs/theory.md, 5 and 6), reproduced by the module of model ``stlp``.
 
 The references are independent of the package: a static network solved by Newton's method,
 its loss differentiated by central finite differences, and a hand-written back-propagation.

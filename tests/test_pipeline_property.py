@@ -101,7 +101,7 @@ def models(draw):
         aggregates[name] = f"{kind}({draw(products(edge_q, edge_v, (1, 2)))})"
     node_q = nodes + signals + list(aggregates) + (["g"] if has["g"] else [])
     node_v = [f"Dt({f})" for f in nodes]
-    phi = draw(st.sampled_from(["phi*", "phi*", ""]))  # mostly normalisable, as in MATH.md
+    phi = draw(st.sampled_from(["phi*", "phi*", ""]))  # mostly normalisable, as the built-ins
     kinetic = ["Dt({0})**2/2", "m/2*Dt({0})**2"]
     node = [phi + draw(st.sampled_from(kinetic)).format(f) for f in nodes if not draw(rarely)]
     node.append(f"{phi}({draw(products(node_q, node_v))})")

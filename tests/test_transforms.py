@@ -1,4 +1,4 @@
-"""Transforms against hand-derived systems (MATH.md sections 2-6)."""
+"""Transforms against hand-derived systems (docs/theory.md sections 2-3)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def test_sign_convention_on_a_hand_solved_case() -> None:
 
 
 def test_normalised_and_raw_costates_agree() -> None:
-    """MATH.md 7.2 (iii) symbolically: lambda_hatdot = lambdadot / phi - theta lambda_hat."""
+    """docs/theory.md 4.2 (iii) symbolically: lambda_hatdot = lambdadot / phi - theta lambda_hat."""
     flipped = flip(derive(_one_neuron()))
     raw = flipped.require_system().solution["lambda"]
     hat = normalise(flipped).require_system().solution["lambda_hat"]

@@ -1,4 +1,4 @@
-"""The checks of MATH.md section 7 (stlp_sym.checks): built-ins pass, tampered modules fail."""
+"""The checks of docs/theory.md section 4: built-ins pass, tampered modules fail."""
 
 from __future__ import annotations
 

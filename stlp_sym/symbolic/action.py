@@ -1,8 +1,8 @@
 """Actions: the symbolic statement of a learning problem on a digraph.
 
-An :class:`Action` holds ``L = sum_i L_node(i) + sum_e L_edge(e) + L_global`` (MATH.md section 2)
-together with every name the terms may use: fields with a domain (node, edge, global) and an
-optional role restriction, signals, clamps, aggregates and parameters.
+An :class:`Action` holds ``L = sum_i L_node(i) + sum_e L_edge(e) + L_global`` (docs/theory.md
+section 2) together with every name the terms may use: fields with a domain (node, edge,
+global) and an optional role restriction, signals, clamps, aggregates and parameters.
 
 Expressions are written with plain SymPy. A field or signal is an undefined function of the time
 symbol :data:`t` (``fn("x")`` is ``x(t)``), time derivatives are ``diff(t, k)``, and the ends of an

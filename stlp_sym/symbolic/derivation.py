@@ -1,7 +1,7 @@
 """Index-generic Euler-Lagrange equations of an action, derived once per domain.
 
-For a node field ``q`` at node ``k`` (MATH.md section 2), the chain rule through the aggregates
-gives one term per place where ``q_k`` occurs::
+For a node field ``q`` at node ``k`` (docs/theory.md section 2), the chain rule through the
+aggregates gives one term per place where ``q_k`` occurs::
 
     dL/dq_k = dL_node/dq (at k)
             + sum_{e: src(e)=k} [ dL_node/dA (at home e) dg/dq_src (e) + dL_edge/dq_src (e) ]
@@ -227,7 +227,7 @@ def _name_aggregate_derivatives(
 
 
 def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) -> FieldEquation:
-    """``P0``, ``P1`` and the momentum of one field (MATH.md section 2)."""
+    """``P0``, ``P1`` and the momentum of one field (docs/theory.md section 2)."""
 
     def partial(action: Action, name: str, order: int) -> sp.Expr:
         return real_derivatives(_PARTIALS[field.domain](action, name, order))

@@ -1,6 +1,7 @@
 """Frames and neighbour sums: how index-generic equations refer to a node's neighbourhood.
 
-A derived equation lives in the frame of one node, one arc or the whole graph (MATH.md section 2).
+A derived equation lives in the frame of one node, one arc or the whole graph (see
+docs/theory.md, section 2).
 In a node frame, ``x(t)`` is the node's own value and ``InSum(g)`` / ``OutSum(g)`` sum an
 edge-frame expression ``g`` over the arcs entering / leaving the node. In an edge frame,
 ``x__src(t)`` and ``x__dst(t)`` are the values at the arc's ends. In the global frame,

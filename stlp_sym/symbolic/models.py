@@ -1,4 +1,4 @@
-"""The built-in models: the actions of MATH.md sections 3, 4 and 6.
+"""The built-in models: the actions of docs/theory.md section 3.
 
 Each builder returns a fresh :class:`~stlp_sym.symbolic.action.Action`; :data:`MODELS` lists
 them by the name the command line uses.
@@ -34,7 +34,7 @@ _TRACKING = phi * q / 2 * IS_OUTPUT * (x - z) ** 2
 
 
 def stlp() -> Action:
-    """MATH.md section 3: the neural ODE constraint ``xdot = c (sigma(a) - x)``."""
+    """docs/theory.md section 3: the neural ODE constraint ``xdot = c (sigma(a) - x)``."""
     return Action(
         name="stlp",
         factor=phi,
@@ -48,7 +48,7 @@ def stlp() -> Action:
 
 
 def stlp_holonomic() -> Action:
-    """MATH.md section 4: the algebraic constraint ``x = sigma(a)`` with massive neurons."""
+    """docs/theory.md section 3: the algebraic constraint ``x = sigma(a)`` with massive neurons."""
     return Action(
         name="stlp-holonomic",
         factor=phi,
@@ -62,7 +62,7 @@ def stlp_holonomic() -> Action:
 
 
 def cal4() -> Action:
-    """MATH.md section 6: STLP whose weights carry a fourth-order (``wddot``) kinetic term."""
+    """docs/theory.md section 3: STLP whose weights carry a fourth-order (``wddot``) term."""
     return stlp().replace(
         name="cal4",
         description="STLP with a higher-order kinetic term on the weights (fourth-order w)",

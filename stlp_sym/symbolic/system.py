@@ -1,4 +1,4 @@
-"""From Euler-Lagrange equations to an explicit, local first-order system (MATH.md section 2).
+"""From Euler-Lagrange equations to an explicit, local first-order system (docs/theory.md, 2).
 
 The unknowns are the highest time derivatives of each field that occur anywhere in the system
 (the *leading unknowns*). A bipartite matching assigns each equation a leading unknown of its own
@@ -22,7 +22,7 @@ from .frames import derivative, occurrences
 from .vocabulary import ROLE_INDICATORS, Aggregate, Field, t
 
 POLICY_HINT = (
-    "use a multiplier policy (penalty, ascent or exact; MATH.md section 5), "
+    "use a multiplier policy (penalty, ascent or exact; see docs/policies.md), "
     "e.g. `stlp derive MODEL --policy penalty`"
 )
 

@@ -1,4 +1,4 @@
-"""Transforms of an action or a derivation, applied in the order of MATH.md section 2.
+"""Transforms of an action or a derivation, applied in the order of docs/theory.md section 2.
 
 ``penalty`` (on the action) -> derive -> ``flip`` -> ``normalise`` -> ``ascent`` (on the derived
 system). Each is a pure function returning a new object; :func:`apply_options` chains them as an
@@ -119,7 +119,8 @@ def _divide(expr: sp.Expr, factor: sp.Expr, power: int, where: str) -> sp.Expr:
 
 def normalise(derivation: Derivation) -> Derivation:
     """Substitute ``lambda = factor * lambda_hat`` and divide each field's equation by the power
-    of the factor that comes out of it; constraint equations are left alone (MATH.md section 2).
+    of the factor that comes out of it; constraint equations are left alone (docs/theory.md
+    section 2).
     """
     action = derivation.action
     factor = action.factor
@@ -192,7 +193,7 @@ def exact(derivation: Derivation, a: float = 10.0, b: float = 10.0) -> Derivatio
 
     The result has no local explicit form (``Gddot`` reaches the parents' accelerations): the
     equations are linear in the leading derivatives and the multipliers, and the generated code
-    assembles them as one sparse system per step (MATH.md section 5).
+    assembles them as one sparse system per step (docs/policies.md).
     """
     if derivation.system is not None:
         raise ActionError(

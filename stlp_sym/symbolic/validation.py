@@ -1,8 +1,8 @@
 """Checks that an :class:`~stlp_sym.Action` only uses what it declares, where it may.
 
-Each Lagrangian term lives in a frame (MATH.md section 2): the node term sees one node, the edge
-term one arc and its two end nodes, the global term global fields only. A name outside its frame,
-or not declared at all, is an :class:`~stlp_sym.errors.ActionError` naming it.
+Each Lagrangian term lives in a frame (docs/theory.md section 2): the node term sees one node,
+the edge term one arc and its two end nodes, the global term global fields only. A name outside
+its frame, or not declared at all, is an :class:`~stlp_sym.errors.ActionError` naming it.
 """
 
 from __future__ import annotations

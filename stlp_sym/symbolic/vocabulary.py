@@ -141,7 +141,7 @@ class Field:
     role : for node fields, the nodes the field exists on; it is zero elsewhere and has no
         equation there (e.g. multipliers live on the free nodes, ``role="free"``).
     multiplier : a Lagrange multiplier: its Euler-Lagrange equation is a constraint, it is
-        never flipped and it is the one normalised (MATH.md section 2).
+        never flipped and it is the one normalised (docs/theory.md section 2).
     """
 
     name: str
