@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ..errors import InternalError
+
 #: The runtime files whose functions may be pasted, in the order they are pasted.
 RUNTIME_FILES = ("plan", "params", "clamps", "rates", "integrate", "exact", "energy")
 
@@ -49,7 +51,7 @@ def runtime_functions() -> dict[str, RuntimeFunction]:
             if not isinstance(node, ast.FunctionDef):
                 continue
             if node.name in found:
-                raise ValueError(f"runtime function {node.name!r} is defined twice")
+                raise InternalError(f"runtime function {node.name!r} is defined twice")
             reads = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
             found[node.name] = RuntimeFunction(
                 name=node.name,
