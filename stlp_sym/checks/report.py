@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -53,3 +54,22 @@ class Report:
             lines.append("  ".join([*cells, r[4]]))
         lines.append(f"overall: {'PASS' if self.passed else 'FAIL'}")
         return "\n".join(line.rstrip() for line in lines)
+
+    def _repr_html_(self) -> str:
+        """The table for notebooks, each result coloured."""
+        rows = []
+        for c in self.checks:
+            error = "n/a" if math.isnan(c.error) else f"{c.error:.2e}"
+            order = "-" if c.order is None else f"{c.order:.2f}"
+            colour = "green" if c.passed else "red"
+            result = f'<b style="color:{colour}">{"PASS" if c.passed else "FAIL"}</b>'
+            cells = (html.escape(c.name), error, order, result, html.escape(c.note))
+            rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        head = "".join(f"<th>{h}</th>" for h in ("check", "error", "order", "result", "note"))
+        notes = "".join(f"<br>{html.escape(n)}" for n in self.notes)
+        overall = "all checks passed" if self.passed else "FAILED"
+        return (
+            f"<p>model <b>{html.escape(self.model)}</b> on {html.escape(self.graph)}<br>"
+            f"options: {html.escape(self.options.describe())}{notes}</p>"
+            f"<table><tr>{head}</tr>{''.join(rows)}</table><p>{overall}</p>"
+        )

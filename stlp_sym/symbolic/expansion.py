@@ -60,6 +60,22 @@ class ExpandedEquations:
     solution: Mapping[tuple[str, int], sp.Expr]
     unknowns: Mapping[tuple[str, int], sp.Expr]
 
+    #: rows shown by :meth:`_repr_latex_` before the rest is elided
+    SHOWN = 24
+
+    def _repr_latex_(self) -> str:
+        """The solved system (or the equations, without one) for notebooks, one row per unknown."""
+        if self.solution:
+            rows = [
+                f"{sp.latex(self.unknowns[key])} &= {sp.latex(value)}"
+                for key, value in sorted(self.solution.items())
+            ]
+        else:
+            rows = [f"0 &= {sp.latex(value)}" for _, value in sorted(self.equations.items())]
+        if len(rows) > self.SHOWN:
+            rows = [*rows[: self.SHOWN], rf"&\vdots \quad \text{{{len(rows) - self.SHOWN} more}}"]
+        return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
 
 class _Expander:
     """Substitutes the graph into node-, edge- and global-frame expressions."""

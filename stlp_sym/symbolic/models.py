@@ -125,6 +125,14 @@ class Model:
     def description(self) -> str:
         return self.build().description
 
+    def _repr_markdown_(self) -> str:
+        """Name, description and default options, then the action, for notebooks."""
+        action = self.build()
+        return (
+            f"**{self.name}**: {action.description}  \n"
+            f"options: `{self.options.describe()}`\n\n{action._repr_latex_()}"
+        )
+
 
 # Mechanics models are never flipped and have no multipliers to normalise.
 _MECHANICS = Options(flip=False, normalise=False, integrator="rk4")
