@@ -222,8 +222,12 @@ def _sorted(items: Iterable[sp.Basic]) -> list[sp.Basic]:
 
 
 def _opaque(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with fields and their derivatives replaced by ``t``, to check its functions."""
-    expr = expr.xreplace({d: t for d in expr.atoms(sp.Derivative)})
+    """``expr`` with fields and their derivatives replaced by ``t``, to check its functions.
+
+    Only time derivatives of fields are replaced: any other derivative (of a function, with
+    respect to a field) stays and is refused by the check, rather than read as a field."""
+    fields = [d for d in expr.atoms(sp.Derivative) if isinstance(d.expr, AppliedUndef)]
+    expr = expr.xreplace({d: t for d in fields if set(d.variables) == {t}})
     return expr.xreplace({f: t for f in expr.atoms(AppliedUndef)})
 
 

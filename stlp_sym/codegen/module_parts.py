@@ -121,13 +121,19 @@ def module_tables(
     tops: dict[str, list[str]] = {}
     for state in ir.states:
         tops.setdefault(state.field, []).append(state.name)
-    exported = sorted(["PARAMS", "STATES", "OPTIONS", "SIGNALS", *public], key=_isort)
+    tables_out = ["PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS"]
+    exported = sorted([*tables_out, *public], key=_isort)
+    # What ``signals(t)`` must hold: the signals the kernel reads (derivatives ``u_d1`` too,
+    # where the equations use them) and those the clamps copy.
+    read = {key for _domain, source, key in ir.rhs.inputs.values() if source == "signal"}
+    read |= {c.signal for c in ir.clamps}
     tables = [
         ("__all__", literal(exported)),
         ("PARAMS", repr({p.name: p.default for p in ir.parameters})),
         ("STATES", literal(_states(ir))),
         ("OPTIONS", repr(_options(options))),
         ("SIGNALS", repr({s.name: s.role for s in ir.signals})),
+        ("SIGNAL_KEYS", repr(sorted(read))),
         ("_UPDATE_ORDER", repr([name for chain in tops.values() for name in chain])),
         ("_TOPS", repr(tops)),
         ("_FIELDS", literal(_fields(ir))),

@@ -186,7 +186,15 @@ def run(
     steps = steps if steps is not None else round((horizon or task.horizon) / dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     state = module.init(plan, params, seed)
-    module.clamp(0.0, state, plan, task.signals(0.0))
+    given = task.signals(0.0)
+    missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
+    if missing:
+        raise StlpError(
+            f"the model reads the signal(s) {missing}, which task {task.name!r} does not "
+            f"provide (it gives {sorted(given)}); a derivative NAME_dK is needed where the "
+            "equations differentiate a signal: give signals(t) that provide it"
+        )
+    module.clamp(0.0, state, plan, given)
     stride = max(1, round(record_every / dt))
     outputs = np.flatnonzero(graph.outputs)
     weights = [

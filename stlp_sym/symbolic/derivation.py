@@ -144,47 +144,58 @@ def max_order(action: Action, name: str) -> int:
     return max(orders, default=0)
 
 
-def _through_aggregates(action: Action, wrt: sp.Expr) -> sp.Expr:
-    """``sum_A dL_node/dA (at home e) * dg_A/d(wrt)``: an edge-frame expression."""
-    names = node_quantities(action)
-    total = sp.S.Zero
-    for agg in action.aggregates:
-        dg = agg.expr.diff(wrt)
-        if dg != 0:
-            dlda = action.node.diff(sp.Function(agg.name)(t))
-            total += to_end(dlda, agg.home, names) * dg
-    return total
-
-
 def real_derivatives(expr: sp.Expr) -> sp.Expr:
-    """Derivatives of ``abs`` and ``sign`` for real arguments, almost everywhere (a convention).
-
-    SymPy does not know that fields are real: it leaves ``Derivative(sign(u), u)`` unevaluated
-    (which lowering would read as a field called ``sign``) and writes ``d|u|/du`` with ``re(u)``
-    and ``im(u)``. Here ``re(u) = u``, ``im(u) = 0`` and every derivative of ``sign`` is 0 (the
-    Dirac delta at ``u = 0`` is dropped, as NumPy code would see it), so ``d|u|/du = sign(u)``.
-    """
-    if not expr.has(sp.sign, sp.re, sp.im):
+    """What is left of differentiating ``abs`` and ``sign``, for real arguments, almost
+    everywhere (a convention): ``DiracDelta`` and every derivative of ``sign`` are 0 (the delta at
+    ``u = 0`` is dropped, as NumPy code would see it), ``re(u) = u`` and ``im(u) = 0``.
+    Unevaluated, ``Derivative(sign(u), u)`` would be read by lowering as a field ``sign``."""
+    if not expr.has(sp.sign, sp.re, sp.im, sp.DiracDelta):
         return expr
     expr = expr.replace(
         lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, sp.sign),
         lambda e: sp.S.Zero,
     )
+    expr = expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     expr = expr.replace(sp.re, lambda u: u).replace(sp.im, lambda u: sp.S.Zero)
-    # ``Derivative(re(u), u)`` became ``Derivative(u, u)``: evaluate what is not d/dt.
+    # ``Derivative(re(u), u)`` became ``Derivative(u, u)``, ``Derivative(im(u), t)`` became
+    # ``Derivative(0, t)``: evaluate every derivative that is not d/dt of a field.
     return expr.replace(
-        lambda e: isinstance(e, sp.Derivative) and any(v != t for v in e.variables),
+        lambda e: (
+            isinstance(e, sp.Derivative)
+            and (not isinstance(e.expr, AppliedUndef) or any(v != t for v in e.variables))
+        ),
         lambda e: e.doit(deep=False),
     )
+
+
+def real_diff(expr: sp.Expr, *wrt: sp.Expr) -> sp.Expr:
+    """``expr.diff(*wrt)`` for real quantities: ``|u|`` is differentiated as ``u sign(u)``
+    (``d|u| = sign(u) du``, see :func:`real_derivatives`), never through ``re(u)``, ``im(u)``
+    (which SymPy uses since it does not know that fields are real)."""
+    if expr.has(sp.Abs):
+        expr = expr.replace(sp.Abs, lambda u: u * sp.sign(u))
+    return real_derivatives(expr.diff(*wrt))
+
+
+def _through_aggregates(action: Action, wrt: sp.Expr) -> sp.Expr:
+    """``sum_A dL_node/dA (at home e) * dg_A/d(wrt)``: an edge-frame expression."""
+    names = node_quantities(action)
+    total = sp.S.Zero
+    for agg in action.aggregates:
+        dg = real_diff(agg.expr, wrt)
+        if dg != 0:
+            dlda = real_diff(action.node, sp.Function(agg.name)(t))
+            total += to_end(dlda, agg.home, names) * dg
+    return total
 
 
 def _node_partial(action: Action, name: str, order: int) -> sp.Expr:
     """``dL/dq^(m)`` for a node field ``q`` at node ``k``, in the node frame."""
     local = derivative(sp.Function(name)(t), order)
-    total = action.node.diff(local)
+    total = real_diff(action.node, local)
     for end, arc_sum in (("src", OutSum), ("dst", InSum)):
         at_end = derivative(sp.Function(f"{name}__{end}")(t), order)
-        summand = action.edge.diff(at_end) + _through_aggregates(action, at_end)
+        summand = real_diff(action.edge, at_end) + _through_aggregates(action, at_end)
         total += arc_sum(sp.expand(summand))
     return total
 
@@ -192,14 +203,15 @@ def _node_partial(action: Action, name: str, order: int) -> sp.Expr:
 def _edge_partial(action: Action, name: str, order: int) -> sp.Expr:
     """``dL/dw^(m)`` for an edge field ``w`` at arc ``e``, in the edge frame."""
     local = derivative(sp.Function(name)(t), order)
-    return action.edge.diff(local) + _through_aggregates(action, local)
+    return real_diff(action.edge, local) + _through_aggregates(action, local)
 
 
 def _global_partial(action: Action, name: str, order: int) -> sp.Expr:
     """``dL/dG^(m)`` for a global field ``G``: its own term plus sums over nodes and arcs."""
     local = derivative(sp.Function(name)(t), order)
-    on_arcs = action.edge.diff(local) + _through_aggregates(action, local)
-    return action.global_.diff(local) + NodeSum(action.node.diff(local)) + EdgeSum(on_arcs)
+    on_arcs = real_diff(action.edge, local) + _through_aggregates(action, local)
+    on_nodes = NodeSum(real_diff(action.node, local))
+    return real_diff(action.global_, local) + on_nodes + EdgeSum(on_arcs)
 
 
 _PARTIALS = {"node": _node_partial, "edge": _edge_partial, "global": _global_partial}
@@ -220,7 +232,9 @@ def _name_aggregate_derivatives(
         order = int(d.derivative_count)
         name = f"{base}_d{order}"
         source = aggregates[base]
-        derived = real_derivatives(source.expr.diff(t, order))
+        derived = source.expr
+        for _ in range(order):  # one order at a time, each made real (see real_derivatives)
+            derived = real_diff(derived, t)
         found[name] = Aggregate(name, derived, source.direction, base)
         replacements[d] = sp.Function(name if end is None else f"{name}__{end}")(t)
     return expr.xreplace(replacements)
@@ -228,16 +242,13 @@ def _name_aggregate_derivatives(
 
 def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) -> FieldEquation:
     """``P0``, ``P1`` and the momentum of one field (docs/theory.md section 2)."""
-
-    def partial(action: Action, name: str, order: int) -> sp.Expr:
-        return real_derivatives(_PARTIALS[field.domain](action, name, order))
-
+    partial = _PARTIALS[field.domain]
     momentum = sp.S.Zero
     for order in range(max_order(action, field.name), 0, -1):
         # Horner form of p = sum_{m>=1} (-d/dt)^(m-1) dL/dq^(m).
-        momentum = partial(action, field.name, order) - real_derivatives(momentum.diff(t))
+        momentum = partial(action, field.name, order) - real_diff(momentum, t)
     p0 = partial(action, field.name, 0)
-    p1 = -real_derivatives(momentum.diff(t))
+    p1 = -real_diff(momentum, t)
     name = _name_aggregate_derivatives
     return FieldEquation(
         field=field,

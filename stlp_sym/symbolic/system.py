@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..errors import StructureError
 from .action import Action
-from .frames import derivative, occurrences
+from .frames import NeighbourSum, derivative, occurrences
 from .vocabulary import ROLE_INDICATORS, Aggregate, Field, t
 
 POLICY_HINT = (
@@ -146,6 +148,31 @@ def _match(action: Action, incidence: Mapping[str, list[str]]) -> dict[str, str]
     return result
 
 
+def _vanishes(expr: sp.Expr, points: int = 3) -> bool:
+    """Whether ``expr`` (a leading block's determinant) is identically zero.
+
+    A nonzero value at a seeded point proves it is not: every field, derivative, neighbour sum
+    and symbol is given a value in ``[0.3, 0.9]`` (inside the domains of the whitelisted
+    functions). Only when all values are ~0 does ``simplify`` decide; it alone can take
+    minutes on the determinant of a penalised velocity constraint.
+    """
+    rng = np.random.default_rng(0)
+    atoms = set(expr.atoms(sp.Derivative)) | {
+        a for a in sp.preorder_traversal(expr) if isinstance(a, AppliedUndef | NeighbourSum)
+    }
+    for _ in range(points):
+        values = {a: sp.Float(rng.uniform(0.3, 0.9)) for a in atoms}
+        number = expr.xreplace(values)
+        number = number.xreplace({s: sp.Float(rng.uniform(0.3, 0.9)) for s in number.free_symbols})
+        try:
+            value = complex(number.evalf())
+        except (TypeError, ValueError):
+            break
+        if np.isfinite(value) and abs(value) > 1e-9:
+            return False
+    return sp.simplify(expr) == 0
+
+
 def _solve_domain(
     names: list[str],
     equations: Mapping[str, sp.Expr],
@@ -185,7 +212,7 @@ def _solve_domain(
         rows = [owner[u] for u in block]
         matrix = sp.Matrix([[jac[e, u] for u in block] for e in rows])
         rest = sp.Matrix([equations[e].xreplace(zero) for e in rows])
-        if sp.simplify(matrix.det()) == 0:
+        if _vanishes(matrix.det()):
             raise StructureError(
                 f"the leading block of the equations of {rows} in the unknowns "
                 f"{[str(leading[u]) for u in block]} is singular; " + POLICY_HINT

@@ -22,7 +22,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import ActionError, StructureError
 from ..options import Options
 from .action import Action
-from .derivation import Derivation, derive, real_derivatives
+from .derivation import Derivation, derive, real_diff
 from .frames import InSum, OutSum
 from .vocabulary import Field, Parameter, split_end, t
 
@@ -206,8 +206,8 @@ def exact(derivation: Derivation, a: float = 10.0, b: float = 10.0) -> Derivatio
     for eq in derivation.equations:
         if eq.field.multiplier:
             constraint = eq.lhs
-            first = real_derivatives(constraint.diff(t))
-            second = real_derivatives(constraint.diff(t, 2))
+            first = real_diff(constraint, t)
+            second = real_diff(first, t)
             stabilised = second + 2 * a_s * first + b_s**2 * constraint
             eq = replace(
                 eq, P0=expand_aggregate_derivatives(stabilised, action), P1=sp.S.Zero, sign=1
