@@ -51,8 +51,10 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
+from ..symbolic.size import MAX_TERMS
 from .scan import (
     MAX_BITS,
+    MAX_CALL_DEPTH,
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_DT_ORDER,
@@ -70,6 +72,7 @@ __all__ = [
     "FUNCTIONS",
     "KINDS",
     "MAX_BITS",
+    "MAX_CALL_DEPTH",
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_DT_ORDER",
@@ -77,6 +80,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_LITERAL",
     "MAX_LOG10",
+    "MAX_TERMS",
     "SPECIAL_FORMS",
     "ParseError",
     "parse_aggregate",

@@ -18,9 +18,11 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
+from ..symbolic.size import MAX_TERMS, expanded_terms
 from ..symbolic.vocabulary import ROLE_INDICATORS, at_end, fn, split_end, t
 from .scan import (
     MAX_BITS,
+    MAX_CALL_DEPTH,
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_DT_ORDER,
@@ -102,6 +104,7 @@ class TreeBuilder:
     standins: Mapping[str, str]
     allow_sums: bool = False
     direction: str | None = field(default=None, init=False)
+    calls: int = field(default=0, init=False)
 
     def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         if depth > MAX_DEPTH:
@@ -217,6 +220,10 @@ class TreeBuilder:
             problem = constant_problem(value)
             if problem is not None:
                 raise self.src.node_error(problem, node)
+        terms = expanded_terms(value)
+        if terms > MAX_TERMS:
+            problem = f"expands into about {terms} terms, more than {MAX_TERMS} (a power of a sum?)"
+            raise self.src.node_error(problem, node)
         return value
 
     # ---- calls -------------------------------------------------------------------------------
@@ -238,7 +245,12 @@ class TreeBuilder:
             except ActionError:
                 raise self.src.node_error(f"{name}(...) cannot be nested", node) from None
         if name in FUNCTIONS:
+            self.calls += 1
+            if self.calls > MAX_CALL_DEPTH:
+                problem = f"function calls nested more than {MAX_CALL_DEPTH} deep"
+                raise self.src.node_error(problem, node)
             inner = self.build(self._one_argument(name, node), depth + 1)
+            self.calls -= 1
             return self._checked(FUNCTIONS[name](inner), node, finite=True)
         if name in self.names:
             kind = self.names[name]

@@ -37,6 +37,7 @@ from ..errors import ActionError, StructureError
 from .action import Action
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
 from .printing import latex_equations
+from .size import check_size
 from .system import FirstOrderSystem, explicit_system
 from .vocabulary import Aggregate, Field, split_end, t
 
@@ -306,5 +307,7 @@ def derive(action: Action) -> Derivation:
     found: dict[str, Aggregate] = {}
     index = _Index(action)
     equations = tuple(field_equation(action, f, found, index) for f in action.fields)
+    for eq in equations:
+        check_size(eq.P0 + eq.P1, f"the equation of field {eq.field.name!r}")
     aggregates = (*action.aggregates, *(found[name] for name in sorted(found)))
     return Derivation(action, equations, aggregates)
