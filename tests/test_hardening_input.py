@@ -104,7 +104,7 @@ def test_many_fields_and_aggregates_derive_in_linear_time(tmp_path) -> None:
         ("asin(8)", "not a finite real number"),
         ("log(0)", "infinite or undefined"),
         ("sinh(10**29)", "constant beyond"),
-        ("exp(exp(exp(exp(10))))", "constant beyond"),
+        ("exp(exp(exp(10)))", "constant beyond"),
     ],
 )
 def test_non_real_constants_are_refused_where_formed(text, problem) -> None:
