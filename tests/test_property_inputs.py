@@ -18,6 +18,7 @@ from stlp_sym.errors import StlpError
 from stlp_sym.graph import Digraph, parse_spec, read_graph
 from stlp_sym.parse.expressions import parse_expression, parse_number
 from stlp_sym.parse.modelfile import read_model
+from stlp_sym.symbolic.transforms import apply_options
 
 BOUNDED = settings(
     max_examples=80,
@@ -129,7 +130,10 @@ lines = st.one_of(
     st.builds(lambda k, v: f"{k} = {v}", st.sampled_from(_KEYS), st.sampled_from(_VALUES)),
     st.sampled_from(["", "# comment", "[", "=", " " * 200, "a.b = 1", "[[fields]]"]),
 )
-VALID = '[fields]\nx = "node"\nw = "edge"\n[aggregates]\na = "in_sum(w * src(x))"\n[terms]\n'
+VALID = (
+    '[parameters]\nc = 2.0\n[fields]\nx = "node"\nw = "edge"\n'
+    '[aggregates]\na = "in_sum(w * src(x))"\n[terms]\n'
+)
 
 
 @BOUNDED
@@ -140,6 +144,38 @@ def test_model_files_load_or_refuse(body: list[str], prefixed: bool) -> None:
         path = Path(directory) / "m.toml"
         path.write_text(text)
         _parses_or_refuses(read_model, path)
+
+
+def _grammar(leaves: list[str]) -> st.SearchStrategy[str]:
+    """Well-formed expressions over ``leaves``: sums, products, quotients, powers, calls."""
+    return st.recursive(
+        st.sampled_from([*leaves, "0", "1", "2", "0.5", "1e3", "10**29", "-1"]),
+        lambda inner: st.one_of(
+            st.builds("({} {} {})".format, inner, st.sampled_from("+-*/"), inner),
+            st.builds("({})**{}".format, inner, st.sampled_from(["2", "3", "-1", "0.5", "30"])),
+            st.builds(
+                "{}({})".format, st.sampled_from(["exp", "log", "tanh", "acos", "sqrt"]), inner
+            ),
+        ),
+        max_leaves=12,
+    )
+
+
+node_terms = st.one_of(_grammar(["x", "Dt(x)", "a", "c", "t", "phi"]), expressions)
+edge_terms = st.one_of(_grammar(["w", "Dt(w)", "src(x)", "dst(Dt(x))", "c"]), expressions)
+
+
+@BOUNDED
+@given(node_terms, edge_terms, edge_terms)
+def test_model_files_with_random_expressions(node: str, edge: str, aggregate: str) -> None:
+    text = VALID.replace('"in_sum(w * src(x))"', json.dumps(f"in_sum({aggregate})"))
+    text += f"node = {json.dumps(node)}\nedge = {json.dumps(edge)}\n"
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "m.toml"
+        path.write_text(text)
+        model = _parses_or_refuses(read_model, path)
+        if model is not None:  # within the limits, deriving is bounded too
+            _parses_or_refuses(apply_options, *model)
 
 
 ids = st.one_of(st.integers(-3, 12), st.sampled_from(["a", "b", "", "1.5", "-0", "x y", "9" * 40]))
