@@ -7,6 +7,8 @@ SymPy is imported only by the commands that need it, so ``stlp --help`` stays fa
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -63,10 +65,13 @@ def _print_expanded(derivation, spec: str) -> None:
 
 def cmd_derive(args: argparse.Namespace) -> int:
     from .display.png import render_png
-    from .files import write_atomic
+    from .files import check_output, write_atomic
     from .symbolic.printing import latex_document, latex_equations, text_equations
     from .symbolic.transforms import apply_options
 
+    for flag, path in (("--latex", args.latex), ("--png", args.png)):
+        if path:
+            check_output(path, flag)
     model = _model(args.model)
     options = _options(model, args)
     derivation = apply_options(model.build(), options)
@@ -96,7 +101,10 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .cache.store import generate
+    from .files import check_output
 
+    if args.out:
+        check_output(args.out, "--out", directory=True)
     model = _model(args.model)
     options = _options(model, args)
     path = generate(model.build(), options, Path(args.out) if args.out else None)
@@ -171,10 +179,15 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .cache.store import build
+    from .files import check_output
     from .graph.digraph import Digraph
 
     if args.horizon is not None and args.steps is not None:
         raise StlpError("give either --horizon or --steps, not both")
+    if args.save:
+        check_output(args.save, "--save")
+    if args.plot:
+        check_output(args.plot, "--plot", directory=True)
     model = _model(args.model)
     options = _options(model, args)
     graph = Digraph.from_spec(args.graph)
@@ -342,14 +355,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_message(error: OSError) -> str:
+    """``PATH: reason`` of an operating-system error, in one line."""
+    names = [n for n in (error.filename, error.filename2) if n is not None]
+    reason = error.strerror or str(error) or type(error).__name__
+    return ": ".join([*map(str, names), reason])
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (``stlp models | head -1``): end quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``stlp`` console script."""
+    """Entry point of the ``stlp`` console script.
+
+    Bad input of any kind (a model, a graph, a path that cannot be read or written, a graph too
+    large for memory) ends with one line ``stlp: error: ...`` on standard error and status 2; a
+    closed pipe on standard output ends quietly (status 141, as if killed by SIGPIPE).
+    """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except StlpError as error:
-        print(f"stlp: error: {error}", file=sys.stderr)
-        return 2
+        message = str(error).replace("\n", " ")
+    except OSError as error:
+        message = _os_message(error)
+    except MemoryError:
+        message = "out of memory (the input is too large for this machine)"
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    print(f"stlp: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -3,22 +3,25 @@
 The cache key is the sha256 of a canonical text of the action, the options, the template's
 bytes, the tool and SymPy versions and the generator's own sources, computed without deriving
 anything. Each file starts with a line holding the hash of its body, so a truncated or edited
-file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja.
+file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja, and runs the
+verified text itself (compiled in memory): no ``.pyc`` file, which Python would trust by its
+source's time and size alone, is ever read or written. The cache directory is created private
+(mode 0700); one owned by another user or writable by others is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ..errors import StlpError
-from ..files import write_atomic
+from ..files import check_output, write_atomic
 from ..options import Options
 
 if TYPE_CHECKING:
@@ -40,6 +43,40 @@ def cache_dir() -> Path:
         return Path(os.environ["STLP_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "stlp_sym"
+
+
+def private_cache_dir(directory: Path | None = None) -> Path:
+    """:func:`cache_dir` (or ``directory``), created with mode 0700 if missing, and checked: it
+    must be a directory of this user that no one else may write to.
+
+    Raises
+    ------
+    StlpError
+        If it cannot be created, is not a directory, belongs to another user or is writable by
+        its group or by others (anyone could then plant a module).
+    """
+    directory = Path(directory) if directory is not None else cache_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+    except OSError as exc:
+        raise StlpError(
+            f"cache directory {directory}: cannot create it ({exc.strerror or exc}); "
+            "set STLP_CACHE_DIR to a private directory"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StlpError(f"cache directory {directory} is not a directory; set STLP_CACHE_DIR")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise StlpError(
+            f"cache directory {directory} belongs to another user (uid {info.st_uid}); "
+            "set STLP_CACHE_DIR to a directory of your own"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StlpError(
+            f"cache directory {directory} is writable by others (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); make it private (chmod 700) or set STLP_CACHE_DIR"
+        )
+    return directory
 
 
 def module_filename(action: Action, options: Options) -> str:
@@ -72,17 +109,22 @@ def file_text(stages: Stages) -> str:
     return f"{header}\n{stages.source}"
 
 
-def read_valid(path: Path, key: str | None = None) -> bool:
-    """True if ``path`` is an intact generated module (and has ``key``, if given)."""
+def verified_text(path: Path, key: str | None = None) -> str | None:
+    """The text of ``path`` if it is an intact generated module (with ``key``, if given)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        return False
+        return None
     first, _, body = text.partition("\n")
     match = _HEADER.fullmatch(first)
     if match is None or match.group(1) != body_hash(body):
-        return False
-    return key is None or match.group(2) == key
+        return None
+    return text if key is None or match.group(2) == key else None
+
+
+def read_valid(path: Path, key: str | None = None) -> bool:
+    """True if ``path`` is an intact generated module (and has ``key``, if given)."""
+    return verified_text(path, key) is not None
 
 
 def generate(
@@ -102,27 +144,38 @@ def generate(
     """
     key = cache_key(action, options)
     if out_dir is None:
-        path = cache_dir() / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
+        directory = private_cache_dir()
+        path = directory / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
     else:
-        path = Path(out_dir) / module_filename(action, options)
+        path = check_output(out_dir, "--out", directory=True) / module_filename(action, options)
     if not read_valid(path, key):
-        if stages is not None and stages.key == key:
-            write_atomic(path, file_text(stages))
-        else:
-            write_atomic(path, source_of(action, options, key, derived))
+        text = file_text(stages) if stages is not None and stages.key == key else None
+        text = text or source_of(action, options, key, derived)
+        write_atomic(path, text)
     return path
 
 
 def load(path: Path) -> ModuleType:
-    """Import a generated module from its file, after checking that it is intact."""
+    """Import a generated module from its file, after checking that it is intact.
+
+    The file is read once, its body hash checked, and that very text compiled and run: no
+    bytecode cache is consulted or written, so a stale or planted ``.pyc`` never runs.
+    """
     path = Path(path)
-    if not read_valid(path):
+    text = verified_text(path)
+    if text is None:
         raise StlpError(f"{path} is not an intact generated module (truncated or edited?)")
-    name = f"stlp_generated_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    digest = hashlib.sha256(f"{path.resolve()}\n{text}".encode()).hexdigest()[:16]
+    name = f"stlp_generated_{digest}"
+    module = ModuleType(name)
+    module.__file__ = str(path)
+    code = compile(text, str(path), "exec", dont_inherit=True)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return module
 
 

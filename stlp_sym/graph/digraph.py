@@ -76,6 +76,7 @@ class Digraph:
 
     def __post_init__(self) -> None:
         n = _check_count(self.n)
+        check_fits(n, len(self.src) if hasattr(self.src, "__len__") else 0)
         labels = tuple(self.labels)
         if labels and (len(labels) != n or len(set(labels)) != n):
             raise GraphError(f"labels must be {n} distinct node labels, got {len(labels)} labels")
@@ -326,6 +327,53 @@ def _user_stacklevel() -> int:
 
 
 # ---- validation helpers ----------------------------------------------------------------------
+
+
+#: Bytes a digraph takes per node and per arc, its derived arrays and a run's state included
+#: (an over-estimate: the label tuple, degree and pointer arrays, masks, float states).
+NODE_BYTES, ARC_BYTES = 160, 96
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (``MemAvailable``; physical memory as a
+    fallback; 1 TiB if neither is known)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+def check_fits(n: int, m: int, what: str = "the graph") -> None:
+    """Refuse, before anything is allocated, a graph of ``n`` nodes and ``m`` arcs whose arrays
+    would not fit in the available memory, with the estimate.
+
+    >>> check_fits(10**6, 10**12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stlp_sym.errors.GraphError: the graph has 1000000 nodes and 1000000000000 arcs: about ...
+    """
+    need = n * NODE_BYTES + m * ARC_BYTES
+    have = available_memory()
+    if need > have:
+        raise GraphError(
+            f"{what} has {n} nodes and {m} arcs: about {_bytes(need)} of memory, more than "
+            f"the {_bytes(have)} available"
+        )
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    return f"{count:.1f} PiB"
 
 
 def _check_count(n: Any) -> int:

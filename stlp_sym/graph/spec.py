@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from .digraph import Digraph
+from .digraph import Digraph, check_fits
 from .files import is_graph_file, read_graph_spec
 
 _FORMS = {
@@ -66,6 +66,7 @@ def chain(n: int) -> Digraph:
     [(0, 1), (1, 2)]
     """
     n = _int_arg(n, "N", 2)
+    check_fits(n, n - 1)
     ids = np.arange(n - 1)
     return Digraph(n, ids, ids + 1, [0], [n - 1], name=f"chain:{n}")
 
@@ -80,6 +81,8 @@ def feedforward(sizes: Sequence[int]) -> Digraph:
     sizes = [_int_arg(s, f"layer {k} size", 1) for k, s in enumerate(sizes)]
     if len(sizes) < 2:
         raise GraphError(f"feedforward needs at least 2 layers (inputs, outputs), got {sizes}")
+    arcs = sum(a * b for a, b in pairwise(sizes))
+    check_fits(sum(sizes), arcs)
     starts = np.concatenate(([0], np.cumsum(sizes)))
     layers = [np.arange(a, b) for a, b in pairwise(starts)]
     src = [np.repeat(a, b.size) for a, b in pairwise(layers)]
@@ -98,6 +101,7 @@ def complete(n: int, n_inputs: int = 0, n_outputs: int = 1) -> Digraph:
     [(0, 1), (2, 1), (0, 2), (1, 2)]
     """
     n, k, o = _role_args(n, n_inputs, n_outputs)
+    check_fits(n, (n - k) * (n - 1))
     dst = np.repeat(np.arange(k, n), n - 1)
     src = np.tile(np.arange(n - 1), n - k)
     src += src >= dst  # sources 0..n-2 shifted past the destination: every node but dst itself
@@ -120,6 +124,7 @@ def random_graph(n: int, m: int, seed: int, n_inputs: int = 0, n_outputs: int = 
     total = n * (n - k)
     if m > total:
         raise GraphError(f"M = {m} exceeds the N * (N - in) = {total} possible arcs")
+    check_fits(n, m)
     codes = np.random.default_rng(seed).choice(total, size=m, replace=False)
     src, dst = np.divmod(codes, n - k) if total else (codes, codes)
     name = _spec_name("random", [n, m, seed], k, o)

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,8 +51,10 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
+from ..symbolic.size import MAX_TERMS
 from .scan import (
     MAX_BITS,
+    MAX_CALL_DEPTH,
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_DT_ORDER,
@@ -64,12 +66,13 @@ from .scan import (
     scan_text,
     syntax_tree,
 )
-from .tree import FUNCTIONS, SPECIAL_FORMS, TreeBuilder
+from .tree import FUNCTIONS, SPECIAL_FORMS, TreeBuilder, to_float
 
 __all__ = [
     "FUNCTIONS",
     "KINDS",
     "MAX_BITS",
+    "MAX_CALL_DEPTH",
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_DT_ORDER",
@@ -77,6 +80,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_LITERAL",
     "MAX_LOG10",
+    "MAX_TERMS",
     "SPECIAL_FORMS",
     "ParseError",
     "parse_aggregate",
@@ -248,47 +252,9 @@ def parse_number(
     if expr.free_symbols or expr.atoms(AppliedUndef):
         raise src.error("a number may not use names", 1, 0, (1, 60))
     try:
-        value = _to_float(expr)
+        value = to_float(expr)
     except (OverflowError, ValueError, ZeroDivisionError, TypeError, RecursionError):
         value = math.nan
     if not math.isfinite(value):
         raise src.error("not a finite real number", 1, 0, (1, 60))
     return value
-
-
-_FLOAT_FUNCTIONS: dict[type, Callable[[float], float]] = {
-    sp.exp: math.exp,
-    sp.log: math.log,
-    sp.sin: math.sin,
-    sp.cos: math.cos,
-    sp.tan: math.tan,
-    sp.tanh: math.tanh,
-    sp.sinh: math.sinh,
-    sp.cosh: math.cosh,
-    sp.asin: math.asin,
-    sp.acos: math.acos,
-    sp.atan: math.atan,
-    sp.Abs: abs,
-    sp.sign: lambda v: math.copysign(1.0, v) if v else 0.0,
-}
-
-
-def _to_float(expr: sp.Expr) -> float:
-    """Evaluate a constant SymPy expression in floats (raises on overflow or a complex value)."""
-    if isinstance(expr, sp.Rational):
-        return int(expr.p) / int(expr.q)
-    if isinstance(expr, sp.Float | sp.NumberSymbol):
-        return float(expr)
-    args = [_to_float(a) for a in expr.args]
-    if isinstance(expr, sp.Add):
-        return math.fsum(args)
-    if isinstance(expr, sp.Mul):
-        return math.prod(args)
-    if isinstance(expr, sp.Pow):
-        value = args[0] ** args[1]
-        if not isinstance(value, float | int):
-            raise ValueError("complex power")
-        return float(value)
-    if type(expr) in _FLOAT_FUNCTIONS and len(args) == 1:
-        return float(_FLOAT_FUNCTIONS[type(expr)](args[0]))
-    raise ValueError(f"cannot evaluate {type(expr).__name__}")

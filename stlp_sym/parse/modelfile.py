@@ -69,7 +69,6 @@ _FIELD_KEYS = ("domain", "role", "multiplier")
 _TERM_KEYS = ("node", "edge", "global")
 _OPTION_TYPES = {"flip": bool, "normalise": bool, "policy": str, "integrator": str, "cse": bool}
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
-_HEADER = re.compile(r"\s*\[\[?\s*([^\]]*?)\s*\]\]?\s*(#.*)?")
 _KEY = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
 _KEY_VALUE = re.compile(rf"\s*({_KEY}(?:\s*\.\s*{_KEY})*)\s*=\s*")
 _INLINE_KEY = re.compile(rf"(?:[{{,]\s*)({_KEY})\s*=\s*")
@@ -96,6 +95,23 @@ def _value_start(lines: list[str], lineno: int, col: int) -> tuple[int, int]:
     return lineno, col
 
 
+def _table_header(line: str) -> str | None:
+    """The name inside a table header line ``[a.b]`` or ``[[a]]`` (comment allowed), else
+    None. A scan with :meth:`str.find`, linear in the line (a regular expression with nested
+    optional blanks backtracked cubically on a long line of blanks)."""
+    text = line.strip()
+    if not text.startswith("["):
+        return None
+    close = text.find("]")
+    if close < 0:
+        return None
+    name = text[2 if text.startswith("[[") else 1 : close]
+    rest = text[close + 1 :]
+    rest = rest[1:] if text.startswith("[[") and rest.startswith("]") else rest
+    rest = rest.strip()
+    return name.strip() if not rest or rest.startswith("#") else None
+
+
 class _Locator:
     """Where each key's value starts in the raw text (tomllib reports no positions)."""
 
@@ -109,9 +125,9 @@ class _Locator:
                 if line.count(in_string) % 2 == 1:
                     in_string = None
                 continue
-            header = _HEADER.fullmatch(line)
+            header = _table_header(line)
             if header is not None:
-                table = _key_parts(header.group(1))
+                table = _key_parts(header)
                 self.where.setdefault(table, (lineno, 0))
                 continue
             match = _KEY_VALUE.match(line)
@@ -244,6 +260,8 @@ class _Reader:
                 )
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(key, f"must be a number, not {_kind(value)}")
+            if isinstance(value, int) and abs(value) > 10**300:
+                raise self.error(key, f"integer of {len(str(abs(value)))} digits is beyond 1e300")
             if not math.isfinite(value) or abs(value) > 1e300:
                 raise self.error(key, f"{value!r} is not a finite number")
             parameters.append(self.declare(key, Parameter, name, value))
@@ -381,7 +399,25 @@ def _read(path: str | Path) -> tuple[Action, Options]:
         raise ModelFileError(f"{path}: invalid TOML: {exc}") from None
     except (RecursionError, MemoryError):
         raise ModelFileError(f"{path}: invalid TOML: nested too deeply") from None
+    except ValueError:  # an integer beyond Python's limit of digits
+        line = _long_number_line(text)
+        raise ModelFileError(f"{path}:{line}: number of more than 300 digits") from None
     return _build(_Reader(str(path), document, _Locator(text.replace("\r\n", "\n"))))
+
+
+def _long_number_line(text: str, digits: int = 300) -> int:
+    """The line of the first run of more than ``digits`` digits (linear scan), else 1."""
+    line, run = 1, 0
+    for char in text:
+        if char == "\n":
+            line, run = line + 1, 0
+        elif char.isdigit():
+            run += 1
+            if run > digits:
+                return line
+        elif char != "_":
+            run = 0
+    return 1
 
 
 def read_action(path: str | Path) -> Action:

@@ -30,6 +30,7 @@ MAX_EXPONENT = 100
 MAX_LOG10 = 300  # largest constant power, as a power of ten
 MAX_BITS = 1100  # largest numerator or denominator of an exact number (~ 10**331)
 MAX_DT_ORDER = 8
+MAX_CALL_DEPTH = 3  # calls inside calls: differentiating tanh(tanh(...)) costs SymPy ~3x per level
 
 
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")

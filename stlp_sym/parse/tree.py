@@ -18,9 +18,11 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
+from ..symbolic.size import MAX_TERMS, expanded_terms
 from ..symbolic.vocabulary import ROLE_INDICATORS, at_end, fn, split_end, t
 from .scan import (
     MAX_BITS,
+    MAX_CALL_DEPTH,
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_DT_ORDER,
@@ -102,6 +104,7 @@ class TreeBuilder:
     standins: Mapping[str, str]
     allow_sums: bool = False
     direction: str | None = field(default=None, init=False)
+    calls: int = field(default=0, init=False)
 
     def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         if depth > MAX_DEPTH:
@@ -179,7 +182,7 @@ class TreeBuilder:
         value = self.build(left, depth + 1)
         for link in reversed(chain):
             right = self.build(link.right, depth + 1)
-            if isinstance(link.op, ast.Div) and right == 0:
+            if isinstance(link.op, ast.Div) and (right == 0 or right.is_zero):
                 raise self.src.node_error("division by zero", link)
             value = self._checked(_BINARY[type(link.op)](value, right), link)
         return value
@@ -201,7 +204,10 @@ class TreeBuilder:
         raise self.src.node_error(f"operator {text!r} is not allowed", node)
 
     def _checked(self, value: sp.Expr, node: ast.AST, finite: bool = False) -> sp.Expr:
-        """Refuse huge numbers and (with ``finite``, after a power or a function) infinities."""
+        """Refuse huge numbers, (with ``finite``, after a power or a function) infinities, and
+        any constant that is not a finite real of magnitude at most ``MAX_LITERAL`` (a root of
+        a negative number, ``acos(9)``, ``sinh(10**29)``): constants are evaluated in floating
+        point where they are formed."""
         coefficient = value if isinstance(value, sp.Number) else value.as_coeff_Mul()[0]
         if coefficient.is_Rational:
             if max(coefficient.p.bit_length(), coefficient.q.bit_length()) > MAX_BITS:
@@ -210,6 +216,14 @@ class TreeBuilder:
             raise self.src.node_error(f"number beyond {MAX_LITERAL:g}", node)
         if finite and value.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
             raise self.src.node_error("infinite or undefined value (division by zero?)", node)
+        if value.is_number:
+            problem = constant_problem(value)
+            if problem is not None:
+                raise self.src.node_error(problem, node)
+        terms = expanded_terms(value)
+        if terms > MAX_TERMS:
+            problem = f"expands into about {terms} terms, more than {MAX_TERMS} (a power of a sum?)"
+            raise self.src.node_error(problem, node)
         return value
 
     # ---- calls -------------------------------------------------------------------------------
@@ -231,7 +245,12 @@ class TreeBuilder:
             except ActionError:
                 raise self.src.node_error(f"{name}(...) cannot be nested", node) from None
         if name in FUNCTIONS:
+            self.calls += 1
+            if self.calls > MAX_CALL_DEPTH:
+                problem = f"function calls nested more than {MAX_CALL_DEPTH} deep"
+                raise self.src.node_error(problem, node)
             inner = self.build(self._one_argument(name, node), depth + 1)
+            self.calls -= 1
             return self._checked(FUNCTIONS[name](inner), node, finite=True)
         if name in self.names:
             kind = self.names[name]
@@ -280,6 +299,65 @@ class TreeBuilder:
             problem = f"aggregate {base!r} may not be differentiated; differentiate its fields"
             raise self.src.node_error(problem, node)
         return inner.diff(t, order)
+
+
+_FLOAT_FUNCTIONS: dict[type, Callable[[float], float]] = {
+    sp.exp: math.exp,
+    sp.log: math.log,
+    sp.sin: math.sin,
+    sp.cos: math.cos,
+    sp.tan: math.tan,
+    sp.tanh: math.tanh,
+    sp.sinh: math.sinh,
+    sp.cosh: math.cosh,
+    sp.asin: math.asin,
+    sp.acos: math.acos,
+    sp.atan: math.atan,
+    sp.Abs: abs,
+    sp.sign: lambda v: math.copysign(1.0, v) if v else 0.0,
+}
+
+
+def to_float(expr: sp.Expr) -> float:
+    """Evaluate a constant SymPy expression in floats.
+
+    Raises ``OverflowError``, ``ValueError`` (a complex value, a value outside a function's
+    domain) or ``ZeroDivisionError``; never calls SymPy's arbitrary-precision evaluation, so it
+    takes time linear in the size of ``expr``.
+    """
+    if isinstance(expr, sp.Rational):
+        return int(expr.p) / int(expr.q)
+    if isinstance(expr, sp.Float | sp.NumberSymbol):
+        return float(expr)
+    args = [to_float(a) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return math.fsum(args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(args)
+    if isinstance(expr, sp.Pow):
+        value = args[0] ** args[1]
+        if not isinstance(value, float | int):
+            raise ValueError("a complex power (a root of a negative number?)")
+        return float(value)
+    if type(expr) in _FLOAT_FUNCTIONS and len(args) == 1:
+        return float(_FLOAT_FUNCTIONS[type(expr)](args[0]))
+    raise ValueError(f"{expr} is not a real number")
+
+
+def constant_problem(value: sp.Expr) -> str | None:
+    """Why a constant is not a finite real of magnitude at most ``MAX_LITERAL``, or None."""
+    try:
+        number = to_float(value)
+    except OverflowError:
+        return f"constant beyond {MAX_LITERAL:g}"
+    except ZeroDivisionError:
+        return "division by zero"
+    except (ValueError, TypeError, RecursionError) as exc:
+        detail = "math domain error" if "math domain" in str(exc) else str(exc)
+        return f"not a finite real number ({detail})"
+    if not math.isfinite(number) or abs(number) > MAX_LITERAL:
+        return f"constant beyond {MAX_LITERAL:g}"
+    return None
 
 
 def _log10(number: sp.Number) -> float:

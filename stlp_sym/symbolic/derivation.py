@@ -37,6 +37,7 @@ from ..errors import ActionError, StructureError
 from .action import Action
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
 from .printing import latex_equations
+from .size import check_size
 from .system import FirstOrderSystem, explicit_system
 from .vocabulary import Aggregate, Field, split_end, t
 
@@ -144,6 +145,46 @@ def max_order(action: Action, name: str) -> int:
     return max(orders, default=0)
 
 
+class _Index:
+    """What every field's equation looks up, computed once per derivation so that deriving
+    costs time linear in fields + aggregates (not their product): the node quantities, the
+    aggregates using each function or derivative atom, ``dL_node/dA`` per aggregate and the
+    highest derivative order of each field."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+        self.names = node_quantities(action)
+        self.aggregates = {a.name: a for a in action.aggregates}
+        self.users: dict[sp.Basic, list[Aggregate]] = {}
+        for agg in action.aggregates:
+            for atom in agg.expr.atoms(AppliedUndef, sp.Derivative):
+                self.users.setdefault(atom, []).append(agg)
+        self.slopes: dict[str, sp.Expr] = {}
+        self.orders: dict[str, int] = {}
+        exprs = [*action.lagrangian_terms.values(), *(a.expr for a in action.aggregates)]
+        for expr in exprs:
+            for base, _, order, _ in occurrences(expr):
+                self.orders[base] = max(self.orders.get(base, 0), order)
+
+    def slope(self, agg: Aggregate) -> sp.Expr:
+        """``dL_node/dA`` of an aggregate, at its home end."""
+        if agg.name not in self.slopes:
+            dlda = real_diff(self.action.node, sp.Function(agg.name)(t))
+            self.slopes[agg.name] = to_end(dlda, agg.home, self.names)
+        return self.slopes[agg.name]
+
+
+def _through_aggregates(action: Action, wrt: sp.Expr, index: _Index | None = None) -> sp.Expr:
+    """``sum_A dL_node/dA (at home e) * dg_A/d(wrt)``: an edge-frame expression."""
+    index = index or _Index(action)
+    total = sp.S.Zero
+    for agg in index.users.get(wrt, ()):
+        dg = real_diff(agg.expr, wrt)
+        if dg != 0:
+            total += index.slope(agg) * dg
+    return total
+
+
 def real_derivatives(expr: sp.Expr) -> sp.Expr:
     """What is left of differentiating ``abs`` and ``sign``, for real arguments, almost
     everywhere (a convention): ``DiracDelta`` and every derivative of ``sign`` are 0 (the delta at
@@ -177,39 +218,27 @@ def real_diff(expr: sp.Expr, *wrt: sp.Expr) -> sp.Expr:
     return real_derivatives(expr.diff(*wrt))
 
 
-def _through_aggregates(action: Action, wrt: sp.Expr) -> sp.Expr:
-    """``sum_A dL_node/dA (at home e) * dg_A/d(wrt)``: an edge-frame expression."""
-    names = node_quantities(action)
-    total = sp.S.Zero
-    for agg in action.aggregates:
-        dg = real_diff(agg.expr, wrt)
-        if dg != 0:
-            dlda = real_diff(action.node, sp.Function(agg.name)(t))
-            total += to_end(dlda, agg.home, names) * dg
-    return total
-
-
-def _node_partial(action: Action, name: str, order: int) -> sp.Expr:
+def _node_partial(action: Action, name: str, order: int, index: _Index) -> sp.Expr:
     """``dL/dq^(m)`` for a node field ``q`` at node ``k``, in the node frame."""
     local = derivative(sp.Function(name)(t), order)
     total = real_diff(action.node, local)
     for end, arc_sum in (("src", OutSum), ("dst", InSum)):
         at_end = derivative(sp.Function(f"{name}__{end}")(t), order)
-        summand = real_diff(action.edge, at_end) + _through_aggregates(action, at_end)
+        summand = real_diff(action.edge, at_end) + _through_aggregates(action, at_end, index)
         total += arc_sum(sp.expand(summand))
     return total
 
 
-def _edge_partial(action: Action, name: str, order: int) -> sp.Expr:
+def _edge_partial(action: Action, name: str, order: int, index: _Index) -> sp.Expr:
     """``dL/dw^(m)`` for an edge field ``w`` at arc ``e``, in the edge frame."""
     local = derivative(sp.Function(name)(t), order)
-    return real_diff(action.edge, local) + _through_aggregates(action, local)
+    return real_diff(action.edge, local) + _through_aggregates(action, local, index)
 
 
-def _global_partial(action: Action, name: str, order: int) -> sp.Expr:
+def _global_partial(action: Action, name: str, order: int, index: _Index) -> sp.Expr:
     """``dL/dG^(m)`` for a global field ``G``: its own term plus sums over nodes and arcs."""
     local = derivative(sp.Function(name)(t), order)
-    on_arcs = real_diff(action.edge, local) + _through_aggregates(action, local)
+    on_arcs = real_diff(action.edge, local) + _through_aggregates(action, local, index)
     on_nodes = NodeSum(real_diff(action.node, local))
     return real_diff(action.global_, local) + on_nodes + EdgeSum(on_arcs)
 
@@ -218,10 +247,10 @@ _PARTIALS = {"node": _node_partial, "edge": _edge_partial, "global": _global_par
 
 
 def _name_aggregate_derivatives(
-    expr: sp.Expr, action: Action, found: dict[str, Aggregate]
+    expr: sp.Expr, action: Action, found: dict[str, Aggregate], index: _Index | None = None
 ) -> sp.Expr:
     """Replace ``d^m/dt^m a`` by the derived aggregate ``a_dm`` (recorded in ``found``)."""
-    aggregates = {a.name: a for a in action.aggregates}
+    aggregates = (index or _Index(action)).aggregates
     replacements: dict[sp.Basic, sp.Basic] = {}
     for d in expr.atoms(sp.Derivative):
         if not isinstance(d.expr, AppliedUndef):
@@ -240,11 +269,17 @@ def _name_aggregate_derivatives(
     return expr.xreplace(replacements)
 
 
-def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) -> FieldEquation:
+def field_equation(
+    action: Action, field: Field, found: dict[str, Aggregate], index: _Index | None = None
+) -> FieldEquation:
     """``P0``, ``P1`` and the momentum of one field (docs/theory.md section 2)."""
-    partial = _PARTIALS[field.domain]
+    index = index or _Index(action)
+
+    def partial(action: Action, name: str, order: int) -> sp.Expr:
+        return real_derivatives(_PARTIALS[field.domain](action, name, order, index))
+
     momentum = sp.S.Zero
-    for order in range(max_order(action, field.name), 0, -1):
+    for order in range(index.orders.get(field.name, 0), 0, -1):
         # Horner form of p = sum_{m>=1} (-d/dt)^(m-1) dL/dq^(m).
         momentum = partial(action, field.name, order) - real_diff(momentum, t)
     p0 = partial(action, field.name, 0)
@@ -252,9 +287,9 @@ def field_equation(action: Action, field: Field, found: dict[str, Aggregate]) ->
     name = _name_aggregate_derivatives
     return FieldEquation(
         field=field,
-        P0=name(p0, action, found),
-        P1=name(p1, action, found),
-        momentum=name(momentum, action, found),
+        P0=name(p0, action, found, index),
+        P1=name(p1, action, found, index),
+        momentum=name(momentum, action, found, index),
     )
 
 
@@ -284,6 +319,9 @@ def derive(action: Action) -> Derivation:
         does not exist (``derivation.problem``; ``derivation.require_system()`` raises it).
     """
     found: dict[str, Aggregate] = {}
-    equations = tuple(field_equation(action, f, found) for f in action.fields)
+    index = _Index(action)
+    equations = tuple(field_equation(action, f, found, index) for f in action.fields)
+    for eq in equations:
+        check_size(eq.P0 + eq.P1, f"the equation of field {eq.field.name!r}")
     aggregates = (*action.aggregates, *(found[name] for name in sorted(found)))
     return Derivation(action, equations, aggregates)

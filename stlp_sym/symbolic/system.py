@@ -188,9 +188,12 @@ def _solve_domain(
     zero = dict.fromkeys(unknowns, sp.S.Zero)
     pattern = nx.Graph()
     pattern.add_nodes_from(names)
-    jac = {}
+    jac = dict.fromkeys(((eq, u) for eq in names for u in names), sp.S.Zero)
+    owners = {leading[u]: u for u in names}
     for eq in names:
-        for u in names:
+        # only the unknowns the equation holds (linear in fields, not their square)
+        present = equations[eq].atoms(sp.Derivative, AppliedUndef)
+        for u in sorted({owners[a] for a in present if a in owners}, key=names.index):
             entry = sp.expand(equations[eq].diff(leading[u]))
             if entry.has(*unknowns):
                 hint = (

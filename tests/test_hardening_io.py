@@ -1,0 +1,165 @@
+"""Hardening of files, the cache and the command line: bad paths, huge graphs, stale bytecode.
+
+Each test stands for a case that once gave a traceback, ran stale code or hung; each is bounded
+in time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stlp_sym.cache import store
+from stlp_sym.cache.store import generate, load
+from stlp_sym.cli import main
+from stlp_sym.errors import GraphError, StlpError
+from stlp_sym.files import remove_stale_temporaries, write_atomic
+from stlp_sym.graph import parse_spec
+from stlp_sym.symbolic.models import MODELS
+
+PENDULUM = MODELS["pendulum"]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("stlp: error: "), err
+    return err
+
+
+@pytest.mark.parametrize(
+    "spec", ["complete:100000", "random:1000000000,10,0", "feedforward:100000,100000,3"]
+)
+def test_graphs_beyond_memory_are_refused_with_the_estimate(spec, capsys) -> None:
+    start = time.perf_counter()
+    with pytest.raises(GraphError, match=r"about [\d.]+ [KMGTP]iB of memory, more than"):
+        parse_spec(spec)
+    assert main(["run", "pendulum", "--graph", spec, "--steps", "1"]) == 2
+    assert "of memory" in _error_line(capsys)
+    assert time.perf_counter() - start < 5
+
+
+def test_generate_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    start = time.perf_counter()
+    assert main(["generate", "pendulum", "--out", str(afile)]) == 2
+    assert "exists and is not a directory" in _error_line(capsys)
+    assert time.perf_counter() - start < 2  # refused before deriving anything
+
+
+def test_save_into_an_unwritable_place_is_refused_before_the_run(tmp_path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    argv = ["run", "pendulum", "--graph", "chain:2", "--steps", "2"]
+    assert main([*argv, "--save", str(tmp_path / "afile" / "trace.npz")]) == 2
+    assert "is not a directory" in _error_line(capsys)
+    assert main([*argv, "--plot", str(tmp_path / "afile")]) == 2
+    _error_line(capsys)
+
+
+def test_cache_home_pointing_at_a_file(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.delenv("STLP_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "afile"))
+    assert main(["generate", "pendulum"]) == 2
+    assert "cannot create it" in _error_line(capsys)
+
+
+def test_unwritable_cache_directory_is_one_line(tmp_path, monkeypatch, capsys) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("STLP_CACHE_DIR", str(cache))
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", str(cache / "x.tmp"))
+
+    monkeypatch.setattr(store, "write_atomic", refuse)
+    assert main(["generate", "pendulum"]) == 2
+    assert "Permission denied" in _error_line(capsys)
+
+
+def test_cache_directory_is_created_private(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STLP_CACHE_DIR", str(tmp_path / "new" / "cache"))
+    path = generate(PENDULUM.build(), PENDULUM.options)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_shared_or_foreign_cache_directory_is_refused(tmp_path, monkeypatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("STLP_CACHE_DIR", str(shared))
+    with pytest.raises(StlpError, match="writable by others"):
+        generate(PENDULUM.build(), PENDULUM.options)
+    shared.chmod(0o700)
+    monkeypatch.setattr(store.os, "getuid", lambda: os.stat(shared).st_uid + 1)
+    with pytest.raises(StlpError, match="belongs to another user"):
+        generate(PENDULUM.build(), PENDULUM.options)
+
+
+def test_loader_never_runs_bytecode_of_another_source(tmp_path) -> None:
+    path = generate(PENDULUM.build(), PENDULUM.options, tmp_path)
+    text = path.read_text()
+    # a planted .pyc with the .py's own time and size, as Python's loader would accept it
+    planted = text.replace("def rhs(", "def rhz(", 1).replace("\n", "\n", 1)
+    assert len(planted) == len(text)
+    code = compile(planted, str(path), "exec")
+    info = path.stat()
+    pyc = Path(importlib.util.cache_from_source(str(path)))
+    pyc.parent.mkdir(exist_ok=True)
+    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
+    header += int(info.st_mtime).to_bytes(4, "little") + (info.st_size & 0xFFFFFFFF).to_bytes(
+        4, "little"
+    )
+    pyc.write_bytes(header + marshal.dumps(code))
+    module = load(path)
+    assert hasattr(module, "rhs") and not hasattr(module, "rhz")
+
+
+def test_rebuild_in_the_same_second_runs_the_new_module(tmp_path) -> None:
+    from dataclasses import replace
+
+    first = load(generate(PENDULUM.build(), PENDULUM.options, tmp_path))
+    other = replace(PENDULUM.options, cse=not PENDULUM.options.cse)
+    path = generate(PENDULUM.build(), other, tmp_path)
+    second = load(path)
+    assert first.__name__ != second.__name__
+    assert store.verified_text(path) is not None
+    assert not (tmp_path / "__pycache__").exists()
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path) -> None:
+    target = tmp_path / "module.py"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".module.py.{int(dead.stdout)}.0123456789ab.tmp"
+    live = tmp_path / f".module.py.{os.getpid()}.0123456789ab.tmp"
+    other = tmp_path / ".other.py.1.0123456789ab.tmp"
+    for path in (stale, live, other):
+        path.write_text("partial")
+    write_atomic(target, "whole\n")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert remove_stale_temporaries(tmp_path / "other.py") in ([], [other])
+
+
+def test_closed_pipe_ends_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stlp_sym", "models"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(store.__file__).parents[2])},
+    )
+    process.stdout.close()  # the reader is gone before the first line
+    _, err = process.communicate(timeout=60)
+    assert err == b"" and process.returncode == 141
