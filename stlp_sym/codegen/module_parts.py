@@ -52,6 +52,9 @@ def entry_points(ir: StepIR, integrator: Integrator) -> list[dict[str, str]]:
         EntryPoint("clamp", "t, state, plan, signals", "apply_clamps"),
         EntryPoint("rhs", "t, state, plan, params, signals", "state_rates"),
         EntryPoint("step", "t, dt, state, plan, params, signals", integrator.runtime, step_doc),
+        EntryPoint(
+            "run_steps", "t0, dt, steps, state, plan, params, table, record", "run_steps_loop"
+        ),
         EntryPoint("decay_rates", "params=None", "decay_rates_of"),
         EntryPoint(
             "lagrangian",
@@ -94,6 +97,7 @@ def model_entries(ir: StepIR, integrator: Integrator) -> list[tuple[str, str]]:
         ("clamps", "_CLAMPS"),
         ("rhs_kernel", "_rhs_kernel"),
         ("decay_kernel", "_decay_kernel"),
+        ("step", integrator.runtime),
     ]
     if ir.exact is not None:
         entries += [
@@ -158,6 +162,7 @@ def _options(options: Options) -> dict:
         "policy": options.policy,
         "integrator": options.integrator,
         "cse": options.cse,
+        "backend": options.backend,
     }
 
 

@@ -20,7 +20,17 @@ from functools import cache
 from pathlib import Path
 
 #: The runtime files whose functions may be pasted, in the order they are pasted.
-RUNTIME_FILES = ("plan", "params", "clamps", "rates", "integrate", "exact", "energy")
+RUNTIME_FILES = (
+    "plan",
+    "params",
+    "clamps",
+    "rates",
+    "integrate",
+    "exact",
+    "energy",
+    "loop",
+    "compiled",
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..options import Options
 from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
+from .loops import loop_kernel, wrapper_result
 from .module_parts import entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
@@ -31,7 +32,7 @@ _LOADS = {
     "role": '{var} = _plan["roles"]["{name}"]',
     "param": '{var} = _p["{name}"]',
 }
-_SIZES = {"node": '_plan["n"]', "edge": '_plan["m"]'}
+_SIZES = {"node": '(*_lead, _plan["n"])', "edge": '(*_lead, _plan["m"])'}
 
 
 def template_dir() -> Path:
@@ -78,12 +79,14 @@ def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
         if source not in ("time", "argument") and var in used:
             lines.append(_LOADS[source].format(var=var, name=key))
     body, buffers = kernel_lines(kernel)
-    if buffers:
-        lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers})')
-    lines += body
     # An output computed from parameters only (a free particle's x'' = 0) still fills its
-    # domain, so that every caller sees one value per node or arc.
+    # domain, so that every caller sees one value per node or arc (per member of a batch).
     scalars, result = _scalar_valued(kernel), []
+    if buffers or scalars & set(kernel.outputs.values()):
+        lines.append("_lead = batch_shape(_jet)")
+    if buffers:
+        lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers}, _lead)')
+    lines += body
     for name, var in kernel.outputs.items():
         value = var
         if var in scalars:
@@ -110,14 +113,37 @@ def _decay_context(ir: StepIR) -> dict:
     }
 
 
-def _kernels(ir: StepIR) -> list[dict]:
-    kernels = [_kernel_context(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
-    kernels.append(_decay_context(ir))
+def _loop_context(kernel: Kernel, function: str, doc: str) -> tuple[dict, str]:
+    """The numba backend's kernel: a wrapper of the NumPy kernel's signature around the
+    compiled loops (whose source is returned second)."""
+    loops = loop_kernel(kernel, function)
+    context = {
+        "function": function,
+        "arguments": "t, _jet, _plan, _p, _sig, _scale=1.0",
+        "doc": doc + " (compiled loops)",
+        "lines": loops.wrapper,
+        "result": wrapper_result(kernel),
+    }
+    return context, loops.source
+
+
+def _kernels(ir: StepIR, backend: str = "numpy") -> tuple[list[dict], list[str]]:
+    """The kernel functions of the module, and (numba) the compiled loops they call."""
+    printed = [(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
     if ir.energy is not None:
-        kernels.append(_kernel_context(ir.energy, "_energy_kernel", "L and H per node and arc."))
+        printed.append((ir.energy, "_energy_kernel", "L and H per node and arc."))
     if ir.el is not None:
-        kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
-    return kernels
+        printed.append((ir.el, "_el_kernel", "P0 and P1 per field."))
+    kernels, compiled = [], []
+    for kernel, function, doc in printed:
+        if backend == "numba":
+            context, source = _loop_context(kernel, function, doc)
+            kernels.append(context)
+            compiled.append(source)
+        else:
+            kernels.append(_kernel_context(kernel, function, doc))
+    kernels.insert(1, _decay_context(ir))
+    return kernels, compiled
 
 
 def render_context(ir: StepIR, options: Options, cache_key: str, equations: list[str]) -> dict:
@@ -125,8 +151,12 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
     integrator = INTEGRATORS[options.integrator]
     points = entry_points(ir, integrator)
     public = [point["name"] for point in points]
+    numba = options.backend == "numba"
+    kernels, compiled = _kernels(ir, "numba" if numba else "numpy")
     context = {
-        "title": f"Generated NumPy step functions of model {ir.name!r}.",
+        "title": f"Generated {'Numba' if numba else 'NumPy'} step functions of model {ir.name!r}.",
+        "imports": ["import numba", "import numpy as np"] if numba else ["import numpy as np"],
+        "compiled": compiled,
         "tool_version": __version__,
         "sympy_version": sp.__version__,
         "cache_key": cache_key,
@@ -134,7 +164,7 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "equations": equations,
         "locality": _locality(ir),
         "tables": module_tables(ir, options, integrator, cache_key, public),
-        "kernels": _kernels(ir),
+        "kernels": kernels,
         "model": model_entries(ir, integrator),
         "entry_points": points,
         "runtime": [],
