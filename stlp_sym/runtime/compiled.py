@@ -33,6 +33,27 @@ def as_rows(value, rows, size) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(value, (rows, size)))
 
 
+def signal_rows(value, rows) -> np.ndarray:
+    """A signal as ``(1, n)`` (shared by every member) or ``(rows, n)`` (one row each)."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim == 1:
+        return value.reshape(1, -1) if value.flags.c_contiguous else value.copy().reshape(1, -1)
+    return (
+        np.ascontiguousarray(value)
+        if value.shape[0] == rows
+        else as_rows(value, rows, value.shape[-1])
+    )
+
+
+def loop_buffers(plan, owner, shapes) -> list:
+    """Work arrays of the given ``shapes`` for ``owner``, allocated once per plan and shapes."""
+    key = (owner, shapes)
+    held = plan["buffers"].get(key)
+    if held is None:
+        held = plan["buffers"][key] = [np.empty(shape) for shape in shapes]
+    return held
+
+
 def param_rows(p, names, rows) -> np.ndarray:
     """The parameters ``names`` of ``p`` as a ``(rows, len(names))`` array (a value per member
     or one shared)."""
