@@ -156,3 +156,14 @@ def test_a_diverging_member_names_itself() -> None:
     assert trace.diverged is not None and trace.diverged.member in (0, 1)
     assert f"member {trace.diverged.member}" in str(trace.diverged)
     assert math.isinf(trace.score()[trace.diverged.member])
+
+
+def test_stlp_run_seeds_runs_a_batch(capsys) -> None:
+    from stlp_sym.cli import main
+
+    argv = ["run", "stlp", "--graph", GRAPH, "--horizon", "1", "--seeds", "0:3"]
+    assert main([*argv, "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "x 3 members" in out and "seed 2:" in out and "seed 3:" not in out
+    assert main([*argv[:-1], "3:3"]) != 0
+    assert "gives no seed" in capsys.readouterr().err
