@@ -15,6 +15,8 @@ from stlp_sym.cache.store import build
 from stlp_sym.checks import DEFAULT_GRAPH, is_one_node
 from stlp_sym.graph import Digraph
 from stlp_sym.options import INTEGRATORS
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import make_task
 from stlp_sym.runtime.sparse import sparse_solve
 from stlp_sym.symbolic.models import MODELS
 
@@ -85,3 +87,45 @@ def test_the_numba_module_compiles_loops_over_destination_sorted_arcs() -> None:
     assert "import numba" in text and "@numba.njit(cache=True)" in text
     assert "for _ea in range(_in_ptr[_ni], _in_ptr[_ni + 1]):" in text
     assert "backend=numba" in text.splitlines()[5]
+
+
+RUN_CASES = [
+    (model, graph)
+    for model in MODELS
+    for graph in (["one-node"] if is_one_node(MODELS[model].build()) else ["dag", "cycles"])
+]
+
+
+@pytest.mark.parametrize(("model", "graph"), RUN_CASES)
+def test_compiled_euler_run_steps_agree_with_numpy(model, graph) -> None:
+    """Under explicit Euler the numba module's run_steps runs the steps between two records in
+    one compiled call; run() gives the NumPy backend's trace."""
+    graph = _graph(graph)
+    modules = _modules(model, "euler", None)
+    assert "def _euler_steps(" in Path(modules[1].__file__).read_text(encoding="utf-8")
+    traces = [
+        run(module, graph, signals_for(module, graph.n), steps=STEPS, seed=[0, 1],
+            record_every=0.01, progress=False)
+        for module in modules
+    ]  # fmt: skip
+    for name in ("t", "output", "lagrangian", "hamiltonian", "weight_norm"):
+        a, b = getattr(traces[0], name), getattr(traces[1], name)
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12, err_msg=name)
+    for name, value in traces[0].state.items():
+        np.testing.assert_allclose(traces[1].state[name], value, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_run_steps_stop_at_the_same_divergence() -> None:
+    graph = Digraph.from_spec("complete:6:in=1")
+    task = make_task("tracking-sine", graph)
+    options = replace(MODELS["stlp"].options, flip=False)
+    traces = [
+        run(build(MODELS["stlp"].build(), replace(options, backend=b)), graph, task,
+            horizon=20.0, seed=[0, 1], progress=False)
+        for b in BACKENDS
+    ]  # fmt: skip
+    numpy, numba = (trace.diverged for trace in traces)
+    assert numpy is not None and numba is not None
+    assert (numba.state, numba.member, numba.index) == (numpy.state, numpy.member, numpy.index)
+    assert numba.t == pytest.approx(numpy.t)
+    assert len(traces[1].t) == len(traces[0].t)

@@ -30,7 +30,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -49,6 +49,11 @@ class LoopKernel:
     source: str
     wrapper: list[str]
     result: str
+    #: the compiled function's arguments, the kernel's inputs ``{var: (domain, source, key)}``
+    #: and, per output, the array argument that holds it
+    arguments: tuple[str, ...] = ()
+    inputs: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
 
 
 def fused_order(ops: tuple[Op, ...]) -> list[Op]:
@@ -243,7 +248,10 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
         ]
     )
     wrapper = _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
-    return LoopKernel(name, source, wrapper, "")
+    results = {
+        out: f"_o_{var}" if var in outputs else f"_f_{out}" for out, var in kernel.outputs.items()
+    }
+    return LoopKernel(name, source, wrapper, "", tuple(arguments), inputs, results)
 
 
 def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps) -> list[str]:

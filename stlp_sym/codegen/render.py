@@ -20,10 +20,11 @@ from ..options import Options
 from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
-from .loops import loop_kernel, wrapper_result
-from .module_parts import entry_points, model_entries, module_tables
+from .loops import LoopKernel, loop_kernel, wrapper_result
+from .module_parts import clamp_entries, entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
+from .steploop import euler_steps
 
 TEMPLATE = "module.py.j2"
 _LOADS = {
@@ -127,7 +128,28 @@ def _loop_context(kernel: Kernel, function: str, doc: str) -> tuple[dict, str]:
     return context, loops.source
 
 
-def _kernels(ir: StepIR, backend: str = "numpy") -> tuple[list[dict], list[str]]:
+def _chunk_context(ir: StepIR, rhs: LoopKernel) -> tuple[dict, str]:
+    """The compiled Euler steps between two records and their Python adapter."""
+    source, lines, call = euler_steps(ir, rhs, clamp_entries(ir))
+    context = {
+        "function": "_euler_chunk",
+        "arguments": "t0, dt, k0, count, state, _plan, p, table, limit, info",
+        "doc": "``count`` Euler steps in one compiled call; returns the steps taken.",
+        "lines": lines,
+        "result": call,
+    }
+    return context, source
+
+
+def compiles_steps(ir: StepIR, options: Options) -> bool:
+    """True when the module's ``run_steps`` runs its steps in compiled code (the numba
+    backend, an explicit policy, explicit Euler)."""
+    return options.backend == "numba" and ir.exact is None and options.integrator == "euler"
+
+
+def _kernels(
+    ir: StepIR, backend: str = "numpy", chunked: bool = False
+) -> tuple[list[dict], list[str]]:
     """The kernel functions of the module, and (numba) the compiled loops they call."""
     printed = [(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
     if ir.energy is not None:
@@ -140,6 +162,10 @@ def _kernels(ir: StepIR, backend: str = "numpy") -> tuple[list[dict], list[str]]
             context, source = _loop_context(kernel, function, doc)
             kernels.append(context)
             compiled.append(source)
+            if chunked and function == "_rhs_kernel":
+                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function))
+                compiled.append(steps)
+                kernels.append(chunk)
         else:
             kernels.append(_kernel_context(kernel, function, doc))
     kernels.insert(1, _decay_context(ir))
@@ -149,10 +175,11 @@ def _kernels(ir: StepIR, backend: str = "numpy") -> tuple[list[dict], list[str]]
 def render_context(ir: StepIR, options: Options, cache_key: str, equations: list[str]) -> dict:
     """Everything the template places, already printed; the pieces follow the options."""
     integrator = INTEGRATORS[options.integrator]
-    points = entry_points(ir, integrator)
+    chunked = compiles_steps(ir, options)
+    points = entry_points(ir, integrator, chunked)
     public = [point["name"] for point in points]
     numba = options.backend == "numba"
-    kernels, compiled = _kernels(ir, "numba" if numba else "numpy")
+    kernels, compiled = _kernels(ir, "numba" if numba else "numpy", chunked)
     context = {
         "title": f"Generated {'Numba' if numba else 'NumPy'} step functions of model {ir.name!r}.",
         "imports": ["import numba", "import numpy as np"] if numba else ["import numpy as np"],
@@ -165,7 +192,7 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "locality": _locality(ir),
         "tables": module_tables(ir, options, integrator, cache_key, public),
         "kernels": kernels,
-        "model": model_entries(ir, integrator),
+        "model": model_entries(ir, integrator, chunked),
         "entry_points": points,
         "runtime": [],
     }

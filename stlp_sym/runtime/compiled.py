@@ -13,6 +13,9 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
+from .loop import record_row, table_row
+from .params import merged_params
+
 
 def batch_rows(lead) -> int:
     """Rows of a compiled kernel's arrays: the batch size, 1 unbatched."""
@@ -71,3 +74,59 @@ def loop_plan(plan) -> tuple:
         plan["by_src"] = by_src
         plan["out_ptr"] = np.concatenate(([0], np.cumsum(out_degree)))
     return plan["src"], plan["in_ptr"], plan["out_ptr"], plan["by_src"]
+
+
+def decay_rows(decays, names, rows) -> np.ndarray:
+    """The decay rates ``names`` as a ``(rows, len(names))`` array (one per member or shared)."""
+    out = np.zeros((rows, max(1, len(names))))
+    for j, name in enumerate(names):
+        value = decays[name]
+        out[:, j] = np.reshape(value, -1) if np.ndim(value) else value
+    return out
+
+
+def table_signals(table, names, n) -> dict:
+    """The table's signals ``names`` as C-contiguous ``(rows, n)`` arrays (zeros when absent:
+    an optional clamp's signal the task does not give)."""
+    present = {}
+    for name in names:
+        values = table["signals"].get(name)
+        if values is None:
+            values = np.zeros((1, n))
+        present[name] = np.ascontiguousarray(np.broadcast_to(values, (len(values), n)), float)
+    return present
+
+
+def live_rows(plan, name) -> np.ndarray:
+    """Where node state ``name`` exists, as a float mask (1 where it does)."""
+    live = plan["live"].get(name)
+    return np.ones(plan["n"]) if live is None else live.astype(np.float64)
+
+
+def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
+    """``run_steps`` with the steps between two records in one compiled call
+    (``model["chunk"]``): Python runs only at record points."""
+    p = merged_params(params, model["params"])
+    per, stride, info = table["per_step"], record["stride"], np.zeros(5)
+    if record["start"]:
+        record_row(t0, state, plan, params, table_row(table, 0), record, model)
+    done = 0
+    while done < steps:
+        count = min(stride - done % stride, steps - done)
+        taken = model["chunk"](t0, dt, done, count, state, plan, p, table, record["limit"], info)
+        if info[4] > 0:
+            name = list(state)[int(info[1])]
+            size = state[name].shape[-1]
+            record["diverged"] = {
+                "t": float(info[0]),
+                "state": name,
+                "member": int(info[2]) // size if state[name].ndim > 1 else None,
+                "index": int(info[2]) % size,
+                "value": float(info[3]),
+            }
+            return done + taken
+        done += count
+        if done % stride == 0 or (record["final"] and done == steps):
+            t = t0 + done * dt
+            record_row(t, state, plan, params, table_row(table, done * per), record, model)
+    return steps
