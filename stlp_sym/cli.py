@@ -32,7 +32,7 @@ def _options(model, args: argparse.Namespace):
     """The model's default options, overridden by the flags the user gave."""
     changes = {
         key: getattr(args, key)
-        for key in ("flip", "normalise", "policy", "integrator", "cse")
+        for key in ("flip", "normalise", "policy", "integrator", "cse", "backend")
         if getattr(args, key, None) is not None
     }
     return replace(model.options, **changes)
@@ -139,12 +139,28 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
     return params
 
 
+def _parse_seeds(text: str) -> list[int]:
+    """``A:B`` (half-open, as Python's ranges) or ``S1,S2,...``: the seeds of a batch."""
+    try:
+        if ":" in text:
+            first, _, last = text.partition(":")
+            seeds = list(range(int(first), int(last)))
+        else:
+            seeds = [int(item) for item in text.split(",")]
+    except ValueError:
+        raise StlpError(f"--seeds {text!r}: expected A:B (seeds A to B-1) or S1,S2,...") from None
+    if not seeds:
+        raise StlpError(f"--seeds {text!r} gives no seed (A:B runs seeds A to B-1)")
+    return seeds
+
+
 def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
     from .display.plots import plot_trace
     from .runner.loop import run
     from .runner.tasks import make_task
 
     task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
+    seeds = getattr(args, "seeds", None)
     trace = run(
         module,
         graph,
@@ -153,16 +169,24 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         steps=getattr(args, "steps", None),
         dt=args.dt,
         params=_parse_params(getattr(args, "param", None)),
-        seed=args.seed,
+        seed=_parse_seeds(seeds) if seeds else args.seed,
     )
     score = trace.score(task.score_fraction)
+    members = f" x {trace.members} members" if trace.members else ""
     print(
-        f"{task.name} on {graph.name}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
+        f"{task.name} on {graph.name}{members}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
         f"{trace.seconds_per_step * 1e6:.0f} us/step"
     )
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
-    else:
+    if trace.members:
+        seed_list = _parse_seeds(seeds)
+        print(
+            f"  score per seed (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}):"
+        )
+        for s, value in zip(seed_list, score, strict=True):
+            print(f"    seed {s}: {value:.4f}")
+    elif trace.diverged is None:
         print(
             f"  score (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}): "
             f"{score:.4f}"
@@ -219,7 +243,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .symbolic.printing import latex_equations, text_equations
 
     model = _model("stlp")
-    options = model.options
+    options = _options(model, args)
     out = Path(args.out)
     graph = Digraph.from_spec(DEMO_GRAPH)
     action = model.build()
@@ -251,6 +275,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
+    from .options import BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="numpy or numba (default: numba when it imports and generates the options)",
+    )
+
+
 def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) -> None:
     from .options import INTEGRATORS, POLICIES
 
@@ -267,6 +302,7 @@ def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) ->
             default=None,
             help="common-subexpression elimination in the generated code (default: on)",
         )
+        _add_backend_flag(parser)
 
     parser.add_argument(
         "--flip",
@@ -345,12 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    run.add_argument(
+        "--seeds",
+        metavar="A:B",
+        help="run a batch of members at once, seeds A to B-1 (or S1,S2,...)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")
     demo.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    _add_backend_flag(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
 

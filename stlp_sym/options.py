@@ -2,12 +2,13 @@
 
 One :class:`Options` serves every command and is part of every cache key.
 
->>> Options(integrator="rk4").describe()
-'flip=True normalise=True policy=none integrator=rk4 cse=True'
+>>> Options(integrator="rk4", backend="numpy").describe()
+'flip=True normalise=True policy=none integrator=rk4 cse=True backend=numpy'
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -16,7 +17,9 @@ from .errors import ActionError
 
 Policy = Literal["none", "penalty", "ascent", "exact"]
 Integrator = Literal["euler", "semi-implicit", "heun", "rk4"]
+Backend = Literal["numpy", "numba"]
 POLICIES: tuple[str, ...] = ("none", "penalty", "ascent", "exact")
+BACKENDS: tuple[str, ...] = ("numpy", "numba")
 #: the names of :data:`~stlp_sym.codegen.integrators.INTEGRATORS`, the one record per method
 INTEGRATORS: tuple[str, ...] = tuple(INTEGRATOR_RECORDS)
 
@@ -31,6 +34,8 @@ class Options:
     policy : for algebraic constraints: ``none``, ``penalty``, ``ascent`` or ``exact``.
     integrator : ``euler``, ``semi-implicit``, ``heun`` or ``rk4``.
     cse : common-subexpression elimination in generated code.
+    backend : ``numpy`` (a module that imports only NumPy) or ``numba`` (compiled loops); None
+        chooses when the module is built (:func:`resolved`).
     """
 
     flip: bool = True
@@ -38,6 +43,7 @@ class Options:
     policy: Policy = "none"
     integrator: Integrator = "euler"
     cse: bool = True
+    backend: Backend | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -46,7 +52,45 @@ class Options:
             raise ActionError(
                 f"integrator {self.integrator!r} is not one of {', '.join(INTEGRATORS)}"
             )
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise ActionError(
+                f"backend {self.backend!r} is not one of {', '.join(BACKENDS)} (or None: automatic)"
+            )
 
     def describe(self) -> str:
         """``flip=True normalise=True ...`` for listings and headers."""
         return " ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+def numba_available() -> bool:
+    """True when Numba imports."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_SAID: set[str] = set()
+
+
+def resolved(options: Options) -> Options:
+    """``options`` with ``backend=None`` resolved: ``numba`` when it imports and generates
+    these options, else ``numpy``; says which, once per process, in one line (stderr)."""
+    if options.backend is not None:
+        return options
+    from dataclasses import replace
+
+    from .codegen.backends import numba_supports
+
+    if not numba_available():
+        backend, why = "numpy", "numba does not import"
+    elif not numba_supports(options):
+        backend, why = "numpy", f"the numba backend does not generate {options.describe()}"
+    else:
+        backend, why = "numba", "numba imports"
+    line = f"stlp_sym: backend {backend} (automatic: {why})"
+    if line not in _SAID:
+        _SAID.add(line)
+        print(line, file=sys.stderr)
+    return replace(options, backend=backend)

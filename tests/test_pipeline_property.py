@@ -21,7 +21,9 @@ import os
 import re
 import signal
 import warnings
+import zlib
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -192,6 +194,9 @@ def check_model(text: str, spec: str, tmp_path) -> None:
     path.write_text(text)
     try:
         action, options = read_model(path)
+        # the NumPy backend, and the numba backend on one model in eight
+        backend = "numba" if zlib.crc32(text.encode()) % 8 == 0 else "numpy"
+        options = replace(options, backend=backend)
         module = build(action, options)
     except StlpError as err:
         assert not ARTEFACT.search(str(err)), f"refused for an artefact of SymPy: {err}"

@@ -88,9 +88,10 @@ def test_exact_policy_module_passes_with_its_sparse_solve() -> None:
 
 
 def _tampered(name: str, function: str, pattern: str, tmp_path: Path) -> ModuleType:
-    """The module of a built-in with one assignment of ``function`` scaled by 1.001."""
+    """The NumPy module of a built-in with one assignment of ``function`` scaled by 1.001."""
     model = MODELS[name]
-    text = generate(model.build(), model.options).read_text(encoding="utf-8")
+    options = replace(model.options, backend="numpy")
+    text = generate(model.build(), options).read_text(encoding="utf-8")
     head, _, body = text.partition(f"def {function}(")
     line = re.compile(rf"^(    {pattern} = )(.+)$", re.MULTILINE)
     body, count = line.subn(r"\1(\2) * 1.001", body, count=1)

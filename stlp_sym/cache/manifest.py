@@ -36,11 +36,14 @@ def read_manifest(directory: Path = DEFAULT_DIR) -> list[Entry]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise StlpError(f"cannot read {path}: {error}") from error
+    backend = data.get("backend", "numpy")
     entries = []
     for table in data.get("module", []):
         if table.get("model") not in MODELS:
             raise StlpError(f"{path}: unknown model {table.get('model')!r}")
-        options = replace(MODELS[table["model"]].options, **table.get("options", {}))
+        options = replace(
+            MODELS[table["model"]].options, **{"backend": backend, **table.get("options", {})}
+        )
         entries.append(Entry(table["model"], options, table["file"]))
     return entries
 

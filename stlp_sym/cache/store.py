@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import StlpError
 from ..files import check_output, write_atomic
-from ..options import Options
+from ..options import Options, resolved
 
 if TYPE_CHECKING:
     from ..codegen.driver import Stages
@@ -80,9 +80,11 @@ def private_cache_dir(directory: Path | None = None) -> Path:
 
 
 def module_filename(action: Action, options: Options) -> str:
-    """``stlp_euler.py``-style name: the action's name and the integrator."""
+    """``stlp_euler.py``-style name: the action's name and the integrator (and ``_numba`` for
+    the numba backend)."""
     slug = re.sub(r"[^0-9a-zA-Z]+", "_", action.name).strip("_") or "action"
-    return f"{slug}_{options.integrator.replace('-', '_')}.py"
+    backend = "_numba" if options.backend == "numba" else ""
+    return f"{slug}_{options.integrator.replace('-', '_')}{backend}.py"
 
 
 def cache_key(action: Action, options: Options) -> str:
@@ -140,8 +142,9 @@ def generate(
     Without ``out_dir`` the module goes to :func:`cache_dir` under a name holding the key;
     with it, to ``out_dir/<name>_<integrator>.py``. ``stages`` (a :func:`compile` of the same
     action and options) or ``derived`` (its ``derived`` stage) spare a derivation when the module
-    must be written.
+    must be written. ``options.backend=None`` is resolved here (:func:`~stlp_sym.options.resolved`).
     """
+    options = resolved(options)
     key = cache_key(action, options)
     if out_dir is None:
         directory = private_cache_dir()

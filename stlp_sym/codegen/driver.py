@@ -28,12 +28,13 @@ from pathlib import Path
 import sympy as sp
 
 from .. import __version__
-from ..errors import InternalError, StlpError
-from ..options import Options
+from ..errors import ActionError, InternalError, StlpError
+from ..options import Options, resolved
 from ..symbolic.action import Action
 from ..symbolic.derivation import Derivation, derive
 from ..symbolic.printing import text_equations
 from ..symbolic.transforms import apply_options, derived_action
+from .backends import numba_supports
 from .ir import StepIR, lower
 from .render import render_context, render_module, template_bytes
 
@@ -77,7 +78,11 @@ def compile(
     InternalError
         When the generator itself fails on an action it accepted (a bug: please report it).
     """
-    options = options or Options()
+    options = resolved(options or Options())
+    if options.backend == "numba" and not numba_supports(options):
+        raise ActionError(
+            f"the numba backend does not generate {options.describe()}; use backend numpy"
+        )
     try:
         derived = derived or derive(derived_action(action, options))
         derivation = apply_options(action, options, derived)
@@ -128,8 +133,9 @@ def generator_fingerprint() -> str:
 
 
 def module_key(action: Action, options: Options) -> str:
-    """sha256 of the action, options, template, versions and generator (no derivation needed)."""
-    digest = hashlib.sha256(canonical_text(action, options).encode())
+    """sha256 of the action, options (their backend resolved), template, versions and generator
+    (no derivation needed)."""
+    digest = hashlib.sha256(canonical_text(action, resolved(options)).encode())
     digest.update(template_bytes())
     digest.update(generator_fingerprint().encode())
     return digest.hexdigest()

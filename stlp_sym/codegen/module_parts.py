@@ -38,8 +38,9 @@ class EntryPoint:
         return textwrap.fill(text, width=88, subsequent_indent="    ")
 
 
-def entry_points(ir: StepIR, integrator: Integrator) -> list[dict[str, str]]:
-    """The module's public functions (the contract of a generated module)."""
+def entry_points(ir: StepIR, integrator: Integrator, chunked: bool = False) -> list[dict[str, str]]:
+    """The module's public functions (the contract of a generated module); ``chunked``: its
+    steps between two records run in one compiled call."""
     energy = ir.energy is not None
     step_doc = (
         f"One {integrator.name} step ({integrator.rule}, order {integrator.order}) from ``t`` "
@@ -52,6 +53,11 @@ def entry_points(ir: StepIR, integrator: Integrator) -> list[dict[str, str]]:
         EntryPoint("clamp", "t, state, plan, signals", "apply_clamps"),
         EntryPoint("rhs", "t, state, plan, params, signals", "state_rates"),
         EntryPoint("step", "t, dt, state, plan, params, signals", integrator.runtime, step_doc),
+        EntryPoint(
+            "run_steps",
+            "t0, dt, steps, state, plan, params, table, record",
+            "run_steps_compiled" if chunked else "run_steps_loop",
+        ),
         EntryPoint("decay_rates", "params=None", "decay_rates_of"),
         EntryPoint(
             "lagrangian",
@@ -82,7 +88,9 @@ def entry_points(ir: StepIR, integrator: Integrator) -> list[dict[str, str]]:
     ]
 
 
-def model_entries(ir: StepIR, integrator: Integrator) -> list[tuple[str, str]]:
+def model_entries(
+    ir: StepIR, integrator: Integrator, chunked: bool = False
+) -> list[tuple[str, str]]:
     """``(key, code)`` of the module's ``_MODEL``: what its runtime functions read."""
     entries = [
         ("params", "PARAMS"),
@@ -94,7 +102,10 @@ def model_entries(ir: StepIR, integrator: Integrator) -> list[tuple[str, str]]:
         ("clamps", "_CLAMPS"),
         ("rhs_kernel", "_rhs_kernel"),
         ("decay_kernel", "_decay_kernel"),
+        ("step", integrator.runtime),
     ]
+    if chunked:
+        entries.append(("chunk", "_euler_chunk"))
     if ir.exact is not None:
         entries += [
             ("top_rates", "exact_top_rates"),
@@ -138,7 +149,7 @@ def module_tables(
         ("_TOPS", repr(tops)),
         ("_FIELDS", literal(_fields(ir))),
         ("_KEY", repr(key)),
-        ("_CLAMPS", literal(_clamps(ir))),
+        ("_CLAMPS", literal(clamp_entries(ir))),
     ]
     if integrator.tableau is not None and not integrator.folds_dt:
         tables.append(("_TABLEAU", repr(integrator.tableau.as_floats())))
@@ -164,6 +175,7 @@ def _options(options: Options) -> dict:
         "policy": options.policy,
         "integrator": options.integrator,
         "cse": options.cse,
+        "backend": options.backend,
     }
 
 
@@ -181,7 +193,7 @@ def _states(ir: StepIR) -> dict[str, dict]:
     }
 
 
-def _clamps(ir: StepIR) -> list[dict]:
+def clamp_entries(ir: StepIR) -> list[dict]:
     """A clamped field takes its value from the signal and, where the signals provide them,
     its derivatives from the signal's derivatives (``u_d1``, ...)."""
     clamp_of = {c.field: c for c in ir.clamps}

@@ -22,7 +22,17 @@ from pathlib import Path
 from ..errors import InternalError
 
 #: The runtime files whose functions may be pasted, in the order they are pasted.
-RUNTIME_FILES = ("plan", "params", "clamps", "rates", "integrate", "exact", "energy")
+RUNTIME_FILES = (
+    "plan",
+    "params",
+    "clamps",
+    "rates",
+    "integrate",
+    "exact",
+    "energy",
+    "loop",
+    "compiled",
+)
 
 
 @dataclass(frozen=True)

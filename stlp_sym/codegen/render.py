@@ -20,9 +20,11 @@ from ..options import Options
 from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
-from .module_parts import entry_points, model_entries, module_tables
+from .loops import LoopKernel, loop_kernel, wrapper_result
+from .module_parts import clamp_entries, entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
+from .steploop import euler_steps
 
 TEMPLATE = "module.py.j2"
 _LOADS = {
@@ -31,7 +33,7 @@ _LOADS = {
     "role": '{var} = _plan["roles"]["{name}"]',
     "param": '{var} = _p["{name}"]',
 }
-_SIZES = {"node": '_plan["n"]', "edge": '_plan["m"]'}
+_SIZES = {"node": '(*_lead, _plan["n"])', "edge": '(*_lead, _plan["m"])'}
 
 
 def template_dir() -> Path:
@@ -78,12 +80,14 @@ def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
         if source not in ("time", "argument") and var in used:
             lines.append(_LOADS[source].format(var=var, name=key))
     body, buffers = kernel_lines(kernel)
-    if buffers:
-        lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers})')
-    lines += body
     # An output computed from parameters only (a free particle's x'' = 0) still fills its
-    # domain, so that every caller sees one value per node or arc.
+    # domain, so that every caller sees one value per node or arc (per member of a batch).
     scalars, result = _scalar_valued(kernel), []
+    if buffers or scalars & set(kernel.outputs.values()):
+        lines.append("_lead = batch_shape(_jet)")
+    if buffers:
+        lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers}, _lead)')
+    lines += body
     for name, var in kernel.outputs.items():
         value = var
         if var in scalars:
@@ -110,23 +114,76 @@ def _decay_context(ir: StepIR) -> dict:
     }
 
 
-def _kernels(ir: StepIR) -> list[dict]:
-    kernels = [_kernel_context(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
-    kernels.append(_decay_context(ir))
+def _loop_context(kernel: Kernel, function: str, doc: str) -> tuple[dict, str]:
+    """The numba backend's kernel: a wrapper of the NumPy kernel's signature around the
+    compiled loops (whose source is returned second)."""
+    loops = loop_kernel(kernel, function)
+    context = {
+        "function": function,
+        "arguments": "t, _jet, _plan, _p, _sig, _scale=1.0",
+        "doc": doc + " (compiled loops)",
+        "lines": loops.wrapper,
+        "result": wrapper_result(kernel),
+    }
+    return context, loops.source
+
+
+def _chunk_context(ir: StepIR, rhs: LoopKernel) -> tuple[dict, str]:
+    """The compiled Euler steps between two records and their Python adapter."""
+    source, lines, call = euler_steps(ir, rhs, clamp_entries(ir))
+    context = {
+        "function": "_euler_chunk",
+        "arguments": "t0, dt, k0, count, state, _plan, p, table, limit, info",
+        "doc": "``count`` Euler steps in one compiled call; returns the steps taken.",
+        "lines": lines,
+        "result": call,
+    }
+    return context, source
+
+
+def compiles_steps(ir: StepIR, options: Options) -> bool:
+    """True when the module's ``run_steps`` runs its steps in compiled code (the numba
+    backend, an explicit policy, explicit Euler)."""
+    return options.backend == "numba" and ir.exact is None and options.integrator == "euler"
+
+
+def _kernels(
+    ir: StepIR, backend: str = "numpy", chunked: bool = False
+) -> tuple[list[dict], list[str]]:
+    """The kernel functions of the module, and (numba) the compiled loops they call."""
+    printed = [(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
     if ir.energy is not None:
-        kernels.append(_kernel_context(ir.energy, "_energy_kernel", "L and H per node and arc."))
+        printed.append((ir.energy, "_energy_kernel", "L and H per node and arc."))
     if ir.el is not None:
-        kernels.append(_kernel_context(ir.el, "_el_kernel", "P0 and P1 per field."))
-    return kernels
+        printed.append((ir.el, "_el_kernel", "P0 and P1 per field."))
+    kernels, compiled = [], []
+    for kernel, function, doc in printed:
+        if backend == "numba":
+            context, source = _loop_context(kernel, function, doc)
+            kernels.append(context)
+            compiled.append(source)
+            if chunked and function == "_rhs_kernel":
+                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function))
+                compiled.append(steps)
+                kernels.append(chunk)
+        else:
+            kernels.append(_kernel_context(kernel, function, doc))
+    kernels.insert(1, _decay_context(ir))
+    return kernels, compiled
 
 
 def render_context(ir: StepIR, options: Options, cache_key: str, equations: list[str]) -> dict:
     """Everything the template places, already printed; the pieces follow the options."""
     integrator = INTEGRATORS[options.integrator]
-    points = entry_points(ir, integrator)
+    chunked = compiles_steps(ir, options)
+    points = entry_points(ir, integrator, chunked)
     public = [point["name"] for point in points]
+    numba = options.backend == "numba"
+    kernels, compiled = _kernels(ir, "numba" if numba else "numpy", chunked)
     context = {
-        "title": f"Generated NumPy step functions of model {ir.name!r}.",
+        "title": f"Generated {'Numba' if numba else 'NumPy'} step functions of model {ir.name!r}.",
+        "imports": ["import numba", "import numpy as np"] if numba else ["import numpy as np"],
+        "compiled": compiled,
         "tool_version": __version__,
         "sympy_version": sp.__version__,
         "cache_key": cache_key,
@@ -134,8 +191,8 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "equations": equations,
         "locality": _locality(ir),
         "tables": module_tables(ir, options, integrator, cache_key, public),
-        "kernels": _kernels(ir),
-        "model": model_entries(ir, integrator),
+        "kernels": kernels,
+        "model": model_entries(ir, integrator, chunked),
         "entry_points": points,
         "runtime": [],
     }

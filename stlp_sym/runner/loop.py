@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -36,27 +36,31 @@ DIVERGENCE = 1e6
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where a run blew up: the time, the state (and its field) and the node or arc."""
+    """Where a run blew up: the time, the state (and its field), the node or arc, and the
+    member of a batch (None unbatched)."""
 
     t: float
     state: str
     index: int
     value: float
     where: str = ""
+    member: int | None = None
 
     def __str__(self) -> str:
+        member = "" if self.member is None else f"member {self.member}: "
         return (
-            f"diverged at t = {self.t:.4g}: {self.where or f'{self.state}[{self.index}]'}: "
+            f"diverged at t = {self.t:.4g}: {member}{self.where or f'{self.state}[{self.index}]'}: "
             f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
         )
 
 
-def _locate(module: ModuleType, graph: Digraph, state: str, index: int) -> str:
-    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 4``."""
+def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:
+    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 4`` (``index`` in the
+    plan's arc order)."""
     info = module.STATES[state]
     name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
     if info["domain"] == "edge":
-        return f"field {name} on arc {graph.src[index]} -> {graph.dst[index]}"
+        return f"field {name} on arc {plan['src'][index]} -> {plan['dst'][index]}"
     return f"field {name} on node {index}"
 
 
@@ -66,7 +70,8 @@ class Trace:
 
     ``output`` and ``reference`` have one column per output node; ``lagrangian`` and
     ``hamiltonian`` are ``L/phi`` and ``H/phi`` for normalised modules; ``state`` is the last
-    state that did not diverge.
+    state that did not diverge. A batch (``run(..., seed=[...])``) has a member axis after
+    time in every array (``output`` is ``(records, B, outputs)``) and in ``state``.
     """
 
     t: np.ndarray
@@ -80,14 +85,30 @@ class Trace:
     diverged: Divergence | None = None
     meta: dict[str, object] = field(default_factory=dict)
 
-    def score(self, fraction: float = 0.2) -> float:
-        """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon."""
-        if self.diverged is not None or len(self.t) < 2:
-            return math.inf
-        window = self.t >= self.t[-1] * (1 - fraction)
-        error = np.mean((self.output[window] - self.reference[window]) ** 2)
-        variance = np.var(self.reference[window])
-        return float(error / variance) if variance > 0 else float(error)
+    @property
+    def members(self) -> int | None:
+        """The number of members of a batch, None for a single run."""
+        return None if self.lagrangian.ndim == 1 else self.lagrangian.shape[1]
+
+    def score(self, fraction: float = 0.2) -> float | np.ndarray:
+        """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon: a float,
+        or one per member of a batch (``inf`` for a run, or the member, that diverged; a
+        batch stops at its first divergence, so the others are scored up to there)."""
+        if self.members is None:
+            if self.diverged is not None or len(self.t) < 2:
+                return math.inf
+            return _score(self.t, self.output, self.reference, fraction)
+        scores = np.array(
+            [
+                _score(self.t, self.output[:, b], self.reference[:, b], fraction)
+                if len(self.t) >= 2
+                else math.inf
+                for b in range(self.members)
+            ]
+        )
+        if self.diverged is not None:
+            scores[self.diverged.member] = math.inf
+        return scores
 
     def save(self, path: Path) -> None:
         """Write the trace to ``path`` (.npz), atomically."""
@@ -107,12 +128,21 @@ class Trace:
             np.savez_compressed(stream, **arrays)
 
 
+def _score(t: np.ndarray, output: np.ndarray, reference: np.ndarray, fraction: float) -> float:
+    window = t >= t[-1] * (1 - fraction)
+    error = np.mean((output[window] - reference[window]) ** 2)
+    variance = np.var(reference[window])
+    return float(error / variance) if variance > 0 else float(error)
+
+
 def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
-    """Reject unknown, non-finite or absurd values; warn when the step is unstable."""
+    """Reject unknown, non-finite or absurd values; warn when the step is unstable. A value
+    may be one per member of a batch (a sequence)."""
     for name, value in params.items():
         if name not in module.PARAMS:
             raise StlpError(f"unknown parameter {name!r}; this model has {sorted(module.PARAMS)}")
-        if not math.isfinite(value) or abs(value) > 1e12:
+        values = np.asarray(value, dtype=float)
+        if values.ndim > 1 or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
             raise StlpError(f"parameter {name} = {value!r} is not a usable finite number")
     if not (math.isfinite(dt) and dt > 0):
         raise StlpError(f"time step dt = {dt!r} must be a positive finite number")
@@ -146,18 +176,94 @@ def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) ->
         )
 
 
-def _first_divergence(state: dict[str, np.ndarray], t: float) -> Divergence | None:
-    for name, values in state.items():
-        if values.size and not np.all(np.abs(values) <= DIVERGENCE):  # also catches NaN
-            index = int(np.argmax(np.where(np.isfinite(values), np.abs(values), np.inf)))
-            return Divergence(t, name, index, float(values[index]))
-    return None
-
-
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, disable=not enabled, unit="step", mininterval=0.5, leave=False)
+
+
+#: At most this many steps a chunk of ``run_steps`` (and this many bytes of signal table).
+CHUNK_STEPS = 100_000
+TABLE_BYTES = 64 * 2**20
+
+
+def stage_divisor(module: ModuleType) -> int:
+    """Rows of a signal table per step: the common denominator of the integrator's stage times
+    (1 for Euler, 2 for RK4)."""
+    tableau = INTEGRATORS[module.OPTIONS["integrator"]].tableau
+    if tableau is None:
+        return 1
+    return math.lcm(1, *(c.denominator for c in tableau.c))
+
+
+def tabulate(task: Task, times: np.ndarray, n: int, fallback: list[bool]) -> dict:
+    """The task's signals at ``times``: ``(K, n)`` arrays, from ``task.table`` or from one call
+    of ``task.signals`` with ``t`` of shape ``(K, 1)``; a callable that does not broadcast is
+    called once per time instead (with a warning, once: ``fallback`` remembers)."""
+    if task.table is not None:
+        return task.table(times)
+    shape = (times.size, n)
+    if not fallback[0]:
+        try:
+            values = task.signals(times.reshape(-1, 1))
+            return {
+                name: np.broadcast_to(np.asarray(value, dtype=float), shape)
+                for name, value in values.items()
+            }
+        except Exception as error:  # any failure of the user's callable on an array
+            fallback[0] = True
+            warnings.warn(
+                f"signals(t) with t of shape (K, 1) did not give arrays broadcasting to (K, n) "
+                f"({type(error).__name__}: {error}); calling it once per time instead (slower)",
+                StlpWarning,
+                stacklevel=4,
+            )
+    # copied at once: a callable may return the same arrays at every call
+    rows = [
+        {name: np.broadcast_to(np.asarray(v, dtype=float), n).copy() for name, v in r.items()}
+        for r in (task.signals(float(t)) for t in times)
+    ]
+    return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
+
+
+def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
+    """Steps a chunk: a multiple of ``stride``, with a table of at most :data:`TABLE_BYTES`."""
+    fit = TABLE_BYTES // (8 * per * max(1, n) * max(1, signals))
+    return stride * max(1, min(CHUNK_STEPS, fit) // stride)
+
+
+def _new_record(
+    module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
+) -> dict:
+    lead = next(iter(state.values())).shape[:-1]
+    observed = "x" if "x" in state else None
+    weights = [
+        name
+        for name, info in module.STATES.items()
+        if info["domain"] == "edge" and info["order"] == 0
+    ]
+    per_row = (rows, *lead)
+    return {
+        "stride": stride,
+        "start": False,
+        "final": False,
+        "nodes": outputs,
+        "state": observed,
+        "signal": "z",
+        "weights": weights,
+        "limit": DIVERGENCE,
+        "rows": {
+            "t": np.zeros(rows),
+            "output": np.zeros((*per_row, outputs.size)),
+            "reference": np.zeros((*per_row, outputs.size)),
+            "lagrangian": np.full(per_row, np.nan),
+            "hamiltonian": np.full(per_row, np.nan),
+            "weight_norm": np.zeros(per_row),
+        },
+        "count": 0,
+        "good": {name: value.copy() for name, value in state.items()},
+        "diverged": None,
+    }
 
 
 def run(
@@ -168,15 +274,18 @@ def run(
     steps: int | None = None,
     dt: float = 1e-3,
     params: dict[str, float] | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     record_every: float = 0.05,
     progress: bool = True,
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
     ``task`` is a :class:`~stlp_sym.runner.tasks.Task` or a plain ``signals(t)`` callable returning
-    node arrays such as ``{"u": ..., "z": ...}``. Stops early, keeping the last good state,
-    when a state exceeds :data:`DIVERGENCE`.
+    node arrays such as ``{"u": ..., "z": ...}``; the signals are tabulated a chunk of steps at a
+    time (a plain callable is called with ``t`` of shape ``(K, 1)`` and must broadcast to
+    ``(K, n)``) and the module's ``run_steps`` takes the chunk. Stops early, keeping the last
+    good state, when a state exceeds :data:`DIVERGENCE`. A sequence of seeds runs a batch (a
+    parameter may then be one value per member): the trace has a member axis after time.
     """
     if not isinstance(task, Task):
         task = Task("signals", task)
@@ -185,8 +294,13 @@ def run(
         module.set_solver(sparse_solve)
     steps = steps if steps is not None else round((horizon or task.horizon) / dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
     state = module.init(plan, params, seed)
-    given = task.signals(0.0)
+    stride = max(1, round(record_every / dt))
+    outputs = np.flatnonzero(graph.outputs)
+    per, fallback = stage_divisor(module), [False]
+    first = tabulate(task, np.zeros(1), graph.n, fallback)
+    given = {name: value[0] for name, value in first.items()}
     missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
     if missing:
         raise StlpError(
@@ -195,43 +309,42 @@ def run(
             "equations differentiate a signal: give signals(t) that provide it"
         )
     module.clamp(0.0, state, plan, given)
-    stride = max(1, round(record_every / dt))
-    outputs = np.flatnonzero(graph.outputs)
-    weights = [
-        name
-        for name, info in module.STATES.items()
-        if info["domain"] == "edge" and info["order"] == 0
-    ]
-    rows, good, diverged = [], {k: v.copy() for k, v in state.items()}, None
-
-    def record(t: float) -> None:
-        signals = task.signals(t)
-        rows.append(
-            (
-                t,
-                state["x"][outputs].copy() if "x" in state else np.zeros(len(outputs)),
-                signals["z"][outputs].copy() if "z" in signals else np.zeros(len(outputs)),
-                module.lagrangian(t, state, plan, params, signals),
-                module.hamiltonian(t, state, plan, params, signals),
-                float(np.sqrt(sum(np.sum(state[w] ** 2) for w in weights))),
-            )
-        )
-
-    record(0.0)
+    chunk = _chunk_steps(stride, per, graph.n, len(first))
+    parts, done, record = [], 0, None
     start = time.perf_counter()
     with _progress(steps, progress) as bar:
-        for k in range(steps):
-            module.step(k * dt, dt, state, plan, params, task.signals)
-            t = (k + 1) * dt
-            diverged = _first_divergence(state, t)
-            if diverged is not None:
-                where = _locate(module, graph, diverged.state, diverged.index)
-                diverged = replace(diverged, where=where)
+        while done < steps or done == 0:
+            count = min(chunk, steps - done)
+            t0 = done * dt
+            times = t0 + np.arange(count * per + 1) * (dt / per)
+            table = {"per_step": per, "signals": tabulate(task, times, graph.n, fallback)}
+            record = _new_record(module, state, outputs, count // stride + 2, stride)
+            record.update(start=done == 0, final=done + count == steps)
+            taken = module.run_steps(t0, dt, count, state, plan, params, table, record)
+            parts.append({name: rows[: record["count"]] for name, rows in record["rows"].items()})
+            done += taken
+            bar.update(taken)
+            if record["diverged"] is not None or count == 0:
                 break
-            if (k + 1) % stride == 0 or k + 1 == steps:
-                good = {name: value.copy() for name, value in state.items()}
-                record(t)
-            bar.update(1)
-    elapsed = (time.perf_counter() - start) / max(1, k + 1)
-    t, out, ref, lag, ham, norm = (np.array(column) for column in zip(*rows, strict=True))
-    return Trace(t, out, ref, lag, ham, norm, good if diverged else state, elapsed, diverged)
+    elapsed = (time.perf_counter() - start) / max(1, done)
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    diverged = None
+    if record["diverged"] is not None:
+        found = record["diverged"]
+        where = _locate(module, graph, plan, found["state"], found["index"])
+        diverged = Divergence(
+            found["t"], found["state"], found["index"], found["value"], where, found["member"]
+        )
+    # a chunk starts at a record point, so its ``good`` starts as the last recorded state
+    good = record["good"] if diverged else state
+    return Trace(
+        columns["t"],
+        columns["output"],
+        columns["reference"],
+        columns["lagrangian"],
+        columns["hamiltonian"],
+        columns["weight_norm"],
+        good,
+        elapsed,
+        diverged,
+    )

@@ -28,6 +28,8 @@ from ..errors import StlpError
 from ..graph.digraph import Digraph
 
 Signals = Callable[[float], dict[str, np.ndarray]]
+#: ``table(times)``: the signals at each of ``K`` times, arrays of shape ``(K, n)``
+Table = Callable[[np.ndarray], dict[str, np.ndarray]]
 TASKS: tuple[str, ...] = ("tracking-sine", "tracking-piecewise")
 
 
@@ -37,13 +39,15 @@ class Task:
 
     ``signals(t)`` returns node arrays (``u`` on the inputs, ``z`` on the outputs, and any
     derivatives ``u_d1``, ... it knows); a plain callable can be wrapped as
-    ``Task("mine", signals, horizon=50.0)``.
+    ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given, returns the same
+    signals at many times at once, ``(K, n)`` arrays (the runner tabulates a chunk of steps).
     """
 
     name: str
     signals: Signals
     horizon: float = 100.0
     score_fraction: float = 0.2
+    table: Table | None = None
 
 
 def _node_signals(
@@ -70,7 +74,30 @@ def _node_signals(
     return signals
 
 
+def _node_table(
+    graph: Digraph,
+    u: Callable[[np.ndarray], np.ndarray],
+    z: Callable[[np.ndarray], np.ndarray],
+    u_derivatives: tuple[Callable[[np.ndarray], np.ndarray], ...] = (),
+) -> Table:
+    """``table(times)`` of the same signals as :func:`_node_signals`, with vectorised ``u``,
+    ``z`` and derivatives: ``(K, n)`` arrays, zero off the inputs (outputs for ``z``)."""
+    inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
+    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+
+    def table(times: np.ndarray) -> dict[str, np.ndarray]:
+        times = np.asarray(times, dtype=float).reshape(-1, 1)
+        values = {}
+        for name, f in on_inputs.items():
+            values[name] = np.where(inputs, f(times), 0.0)
+        values["z"] = np.where(outputs, z(times), 0.0)
+        return values
+
+    return table
+
+
 _COS_DERIVATIVES = (lambda t: -math.sin(t), lambda t: -math.cos(t))
+_NP_COS_DERIVATIVES = (lambda t: -np.sin(t), lambda t: -np.cos(t))
 
 
 def piecewise_reference(seed: int, horizon: float) -> Callable[[float], float]:
@@ -86,11 +113,15 @@ def piecewise_reference(seed: int, horizon: float) -> Callable[[float], float]:
             amplitude, omega = float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.2))
             pieces.append((start, "cos", amplitude, omega, float(rng.uniform(0, 2 * math.pi))))
         start += length
-    starts = [p[0] for p in pieces]
+    starts = np.array([p[0] for p in pieces])
+    const = np.array([p[1] == "const" for p in pieces])
+    a, omega, phase = (np.array([p[k] for p in pieces]) for k in (2, 3, 4))
 
-    def reference(t: float) -> float:
-        _, kind, a, omega, phase = pieces[max(0, np.searchsorted(starts, t, "right") - 1)]
-        return a if kind == "const" else a * math.cos(omega * t + phase)
+    def reference(t):
+        """The reference at ``t``, a float, or an array of the shape of an array ``t``."""
+        i = np.maximum(0, np.searchsorted(starts, t, "right") - 1)
+        value = np.where(const[i], a[i], a[i] * np.cos(omega[i] * t + phase[i]))
+        return float(value) if np.ndim(value) == 0 else value
 
     return reference
 
@@ -123,7 +154,7 @@ def csv_reference(path: Path) -> tuple[Callable[[float], float], Callable[[float
 
     def column(name: str) -> Callable[[float], float]:
         values = np.array(columns[name])
-        return lambda t: float(np.interp(t, times, values))
+        return lambda t: np.interp(t, times, values)
 
     return column("z"), (column("u") if "u" in columns else None)
 
@@ -137,12 +168,15 @@ def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None
         )
     if signal_file is not None:
         reference, u = csv_reference(Path(signal_file))
-        return Task("csv", _node_signals(graph, u or math.cos, reference), 100.0)
+        signals = _node_signals(graph, u or math.cos, reference)
+        return Task("csv", signals, 100.0, table=_node_table(graph, u or np.cos, reference))
     if name == "tracking-sine":
         signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
-        return Task(name, signals, 100.0)
+        table = _node_table(graph, np.cos, np.sin, _NP_COS_DERIVATIVES)
+        return Task(name, signals, 100.0, table=table)
     if name == "tracking-piecewise":
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
-        return Task(name, signals, 200.0)
+        table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
+        return Task(name, signals, 200.0, table=table)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

@@ -21,5 +21,5 @@ def apply_clamps(t, state, plan, signals, model) -> dict:
     for clamp in model["clamps"]:
         if clamp["required"] or clamp["signal"] in signals:
             where = plan["roles"]["is_" + clamp["role"]] > 0
-            state[clamp["state"]][where] = signal_array(signals, clamp["signal"])[where]
+            state[clamp["state"]][..., where] = signal_array(signals, clamp["signal"])[..., where]
     return state

@@ -8,6 +8,7 @@ adds it from the rates (and, under the exact policy, the solved multipliers).
 import numpy as np
 
 from .params import merged_params
+from .plan import batch_shape
 from .rates import rates_of
 
 
@@ -21,13 +22,16 @@ def jet_with_tops(t, state, plan, p, signals, model) -> dict:
     return jet
 
 
-def energy_sum(t, state, plan, params, signals, model, which) -> float:
-    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor."""
+def energy_sum(t, state, plan, params, signals, model, which):
+    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
+    float, or one per member ``(B,)`` for a batch."""
     p = merged_params(params, model["params"])
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )
-    return float(np.sum(out[which + "_node"]) + np.sum(out[which + "_edge"]))
+    lead = batch_shape(state)
+    total = np.sum(out[which + "_node"], axis=-1) + np.sum(out[which + "_edge"], axis=-1)
+    return float(total) if lead == () else np.broadcast_to(total, lead).copy()
 
 
 def lagrangian_sum(t, state, plan, params, signals, model) -> float:

@@ -12,7 +12,8 @@ with its parents, children and co-parents, so the solve is not local: it is the 
 import numpy as np
 
 from .clamps import apply_clamps
-from .params import merged_params
+from .params import member_params, member_signals, merged_params
+from .plan import batch_shape
 
 
 def install_solver(solve, model) -> None:
@@ -83,8 +84,24 @@ def constraint_system_of(t, state, plan, params, signals, model) -> tuple:
 
 
 def exact_top_rates(t, state, plan, p, signals, scale, model) -> dict:
-    """``scale`` times the highest derivative of each field, from one sparse solve; the
-    multipliers are kept in ``plan["multipliers"]``."""
+    """``scale`` times the highest derivative of each field, from one sparse solve (one per
+    member of a batch); the multipliers are kept in ``plan["multipliers"]``."""
+    lead = batch_shape(state)
+    if lead != ():
+        members = []
+        for b in range(lead[0]):
+            member = {name: value[b] for name, value in state.items()}
+            sig = member_signals(signals, b)
+            members.append(
+                (
+                    exact_top_rates(t, member, plan, member_params(p, b), sig, scale, model),
+                    plan["multipliers"],
+                )
+            )
+        plan["multipliers"] = {
+            name: np.stack([m[1][name] for m in members]) for name in members[0][1]
+        }
+        return {name: np.stack([m[0][name] for m in members]) for name in members[0][0]}
     if model["solver"] is None:
         raise RuntimeError(
             "this module uses the exact policy: install a sparse solver with set_solver(), "

@@ -98,35 +98,54 @@ def live_entries(roles, fields) -> dict:
 
 
 def gather_src(values, plan, out) -> np.ndarray:
-    """Node -> edge: the value at each arc's source, into ``out``."""
-    return np.take(values, plan["src"], out=out, mode="clip")
+    """Node -> edge: the value at each arc's source, into ``out`` (along the last axis, so
+    that a batch ``(B, n)`` gathers to ``(B, |A|)``)."""
+    return np.take(values, plan["src"], axis=-1, out=out, mode="clip")
 
 
 def gather_dst(values, plan) -> np.ndarray:
     """Node -> edge: the value at each arc's destination; arcs are sorted by it, so this is a
     repeat of each node's value over its segment (sequential, faster than a gather)."""
-    return np.repeat(values, plan["in_degree"])
+    return np.repeat(values, plan["in_degree"], axis=-1)
 
 
 def scatter_dst(values, plan) -> np.ndarray:
     """Edge -> node: sum over the arcs entering each node (segments of the sorted arcs)."""
-    total = np.zeros(plan["n"])
+    total = np.zeros((*np.shape(values)[:-1], plan["n"]))
     if plan["m"]:
-        total[plan["nonempty"]] = np.add.reduceat(values, plan["seg_starts"])
+        total[..., plan["nonempty"]] = np.add.reduceat(values, plan["seg_starts"], axis=-1)
     return total
 
 
 def scatter_src(values, plan) -> np.ndarray:
-    """Edge -> node: sum over the arcs leaving each node."""
-    return np.bincount(plan["src"], weights=values, minlength=plan["n"])
+    """Edge -> node: sum over the arcs leaving each node (a batch ``(B, |A|)`` is counted as
+    one array of ``B n`` nodes, each member's nodes offset by ``b n``)."""
+    n = plan["n"]
+    if np.ndim(values) <= 1:
+        return np.bincount(plan["src"], weights=values, minlength=n)
+    lead = values.shape[:-1]
+    members = int(np.prod(lead))
+    index = plan["src"] + n * np.arange(members)[:, None]
+    flat = np.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=members * n)
+    return flat.reshape((*lead, n))
 
 
-def edge_buffers(plan, owner, count) -> list:
-    """``count`` edge-sized work arrays of ``owner``, allocated once per plan and reused
-    (``owner`` holds the module's cache key, so that modules sharing a plan do not collide)."""
-    buffers = plan["buffers"].setdefault(owner, [])
+def batch_shape(jet) -> tuple:
+    """The leading (member) axes of a state or jet: ``()`` unbatched, ``(B,)`` for a batch."""
+    for value in jet.values():
+        shape = getattr(value, "shape", ())
+        if shape:
+            return shape[:-1]
+    return ()
+
+
+def edge_buffers(plan, owner, count, lead=()) -> list:
+    """``count`` edge-sized work arrays of ``owner`` (with leading axes ``lead``, a batch's),
+    allocated once per plan and reused (``owner`` holds the module's cache key, so that
+    modules sharing a plan do not collide)."""
+    buffers = plan["buffers"].setdefault((owner, lead), [])
     while len(buffers) < count:
-        buffers.append(np.empty(plan["m"]))
+        buffers.append(np.empty((*lead, plan["m"])))
     return buffers
 
 
@@ -143,7 +162,11 @@ def work_arrays(plan, owner, like, count) -> list:
 
 def initial_state(plan, params, seed, model) -> dict:
     """Initial state: edge fields ~ N(0, 0.5^2) (scaled by 1/sqrt(fan-in) above 20 parents),
-    everything else zero. Returns a dict of arrays keyed by state name."""
+    everything else zero. Returns a dict of arrays keyed by state name; a sequence of ``B``
+    seeds gives a batch, member ``b`` (leading axis) the state of seed ``seeds[b]``."""
+    if np.ndim(seed) == 1:
+        members = [initial_state(plan, params, int(s), model) for s in seed]
+        return {name: np.stack([m[name] for m in members]) for name in model["states"]}
     rng = np.random.default_rng(seed)
     fan_in = max(1, int(plan["in_degree"].max(initial=0)))
     scale = 0.5 / np.sqrt(fan_in) if fan_in > 20 else 0.5

@@ -1,0 +1,300 @@
+"""The numba backend's kernels: one IR kernel as fused loops over nodes and destination-sorted
+arcs, compiled with ``numba.njit(cache=True)``.
+
+The ops of a kernel are reordered so that ops of one domain run together (:func:`fused_order`)
+and grouped into runs: parameter-only ops go before the loops (once per batch member), a run of
+node ops is one loop over the nodes, a run of edge ops one loop over the arcs nested in the
+loop over their destinations, merged with the node run after it (owner computes: the value at
+an arc's destination is the loop's node value, a sum into a destination is accumulated in the
+arc loop of the node that owns the segment, and the node's own ops follow). A sum into sources
+is one sequential pass over the arcs before its run (serial code: no race, no atomics). A value
+lives in a scalar of its loop, unless a later loop reads it: then in a work array of the plan.
+A leading loop over batch members makes the same code serve every batch size.
+
+:func:`loop_kernel` returns the compiled function's source and the wrapper's lines: the wrapper
+has the NumPy kernel's signature and result (a dict of node and edge arrays), so that every
+runtime helper of the NumPy backend (integrators, clamps, energies, the exact policy, batches)
+runs on the compiled kernels unchanged.
+
+>>> import sympy as sp
+>>> from stlp_sym.codegen.kernel import Kernel, Op
+>>> w, x = sp.symbols("w x__src")
+>>> ops = (Op("x__src", "edge", "gather", source="x", end="src"),
+...        Op("p", "edge", "expr", w * x),
+...        Op("s", "node", "scatter", source="p", end="dst"))
+>>> inputs = {"w": ("edge", "jet", "w"), "x": ("node", "jet", "x")}
+>>> loops = loop_kernel(Kernel(inputs, ops, {"out": "s"}, {}, {"out": "node"}), "_k")
+>>> "for _ea in range(_in_ptr[_ni], _in_ptr[_ni + 1]):" in loops.source
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .kernel import Kernel, Op
+from .printer import numpy_code
+
+#: Loop variables and plan arrays of a compiled kernel (names no IR variable takes).
+_MEMBER, _NODE, _ARC, _OUT = "_mb", "_ni", "_ea", "_eo"
+
+
+@dataclass(frozen=True)
+class LoopKernel:
+    """A compiled kernel: ``source`` (the ``@njit`` function) and ``wrapper`` (its lines)."""
+
+    name: str
+    source: str
+    wrapper: list[str]
+    result: str
+    #: the compiled function's arguments, the kernel's inputs ``{var: (domain, source, key)}``
+    #: and, per output, the array argument that holds it
+    arguments: tuple[str, ...] = ()
+    inputs: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
+
+
+def fused_order(ops: tuple[Op, ...]) -> list[Op]:
+    """The ops reordered (each still after what it reads) so that ops of one domain run
+    together: parameter-only ops first, then as many ready ops of the current domain as
+    there are before switching to the other one (fewer loops, fewer arrays between them)."""
+    defined = {op.target for op in ops}
+    pending, order, done, current = list(ops), [], set(), None
+    while pending:
+        ready = [op for op in pending if op.reads & defined <= done]
+        chosen = next((op for op in ready if op.domain == "scalar"), None)
+        chosen = chosen or next((op for op in ready if op.domain == current), ready[0])
+        current = chosen.domain if chosen.domain != "scalar" else current
+        order.append(chosen)
+        done.add(chosen.target)
+        pending.remove(chosen)
+    return order
+
+
+def _groups(ops: tuple[Op, ...]) -> tuple[list[Op], list[tuple[str, list[Op]]]]:
+    """Parameter-only ops, and runs of consecutive node or edge ops (in :func:`fused_order`)."""
+    before, runs = [], []
+    for op in fused_order(ops):
+        if op.domain == "scalar":
+            before.append(op)
+        elif runs and runs[-1][0] == op.domain:
+            runs[-1][1].append(op)
+        else:
+            runs.append((op.domain, [op]))
+    return before, runs
+
+
+def _merged(runs: list[tuple[str, list[Op]]]) -> list[tuple[str, list[Op], list[Op]]]:
+    """``(domain, ops, tail)``: an edge run is merged with the node run after it (``tail``,
+    run per destination after its arcs) unless that node run sums into sources a value of the
+    edge run (a source's sum needs every arc first)."""
+    merged: list[tuple[str, list[Op], list[Op]]] = []
+    k = 0
+    while k < len(runs):
+        domain, ops = runs[k]
+        if domain == "edge" and k + 1 < len(runs):
+            defined = {op.target for op in ops}
+            tail = runs[k + 1][1]
+            if not any(op.kind == "scatter" and op.end == "src" and op.source in defined
+                       for op in tail):  # fmt: skip
+                merged.append((domain, ops, tail))
+                k += 2
+                continue
+        merged.append((domain, ops, []))
+        k += 1
+    return merged
+
+
+def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
+    """The compiled loops of ``kernel`` (``name`` is the NumPy kernel's function name)."""
+    used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
+    inputs = {v: spec for v, spec in kernel.inputs.items() if v in used}
+    before, plain = _groups(kernel.ops)
+    runs = _merged(plain)
+    run_of = {op.target: k for k, (_, ops, tail) in enumerate(runs) for op in ops + tail}
+    domain_of = {op.target: op.domain for op in kernel.ops}
+    domain_of.update({v: d for v, (d, _, _) in inputs.items()})
+    outputs = {var for var in kernel.outputs.values() if var in run_of}
+    arrays = {
+        var
+        for k, (_, ops, tail) in enumerate(runs)
+        for op in ops + tail
+        for var in op.reads
+        if var in run_of and run_of[var] != k and var not in outputs
+    }
+    # a sum into sources is one sequential pass over the arcs before its run (writes into a
+    # node array indexed by source: serial, so no race; reads the arcs in order)
+    out_sums = {op.target for op in kernel.ops if op.kind == "scatter" and op.end == "src"}
+    arrays |= out_sums - outputs
+
+    def ref(var: str, at: str) -> str:
+        """How ``var`` is read at index expression ``at`` of its domain."""
+        if domain_of.get(var) == "scalar" or var in ("t", "_scale"):
+            return var
+        if var in outputs:
+            return f"_o_{var}[{_MEMBER}, {at}]"
+        if var in arrays:
+            return f"_t_{var}[{at}]"
+        if var in inputs:
+            source = inputs[var][1]
+            if source == "signal":  # one row per member, or one row shared by all
+                return f"{var}[_sg_{var}, {at}]"
+            return f"{var}[{at}]" if source == "role" else f"{var}[{_MEMBER}, {at}]"
+        return var  # a scalar of the current loop
+
+    def expr_line(op: Op, at: str) -> str:
+        names = {s: sp.Symbol(ref(s.name, at)) for s in op.expr.free_symbols}
+        return numpy_code(op.expr.xreplace(names))
+
+    def store(var: str, value: str, at: str) -> list[str]:
+        if var in outputs or var in arrays:
+            return [f"{var} = {value}", f"{ref(var, at)} = {var}"]
+        return [f"{var} = {value}"]
+
+    def op_lines(op: Op, at: str, fused: dict[str, str]) -> list[str]:
+        if op.target in fused:
+            return store(op.target, fused[op.target], at)
+        if op.kind == "expr":
+            return store(op.target, expr_line(op, at), at)
+        if op.kind == "gather":
+            end = f"_src[{_ARC}]" if op.end == "src" else _NODE
+            return store(op.target, ref(op.source, end), at)
+        if op.end == "dst":
+            return [
+                "_acc = 0.0",
+                f"for {_ARC} in range(_in_ptr[{_NODE}], _in_ptr[{_NODE} + 1]):",
+                f"    _acc += {ref(op.source, _ARC)}",
+                *store(op.target, "_acc", at),
+            ]
+        return [f"{op.target} = {ref(op.target, at)}"]
+
+    def out_sum_lines(ops: list[Op]) -> list[str]:
+        lines = []
+        for op in ops:
+            if op.kind == "scatter" and op.end == "src":
+                target = ref(op.target, _NODE).split("[")[0]
+                member = f"{_MEMBER}, " if op.target in outputs else ""
+                lines += [
+                    f"for {_NODE} in range(_n):",
+                    f"    {target}[{member}{_NODE}] = 0.0",
+                    f"for {_ARC} in range(_m):",
+                    f"    {target}[{member}_src[{_ARC}]] += {ref(op.source, _ARC)}",
+                ]
+        return lines
+
+    body = [f"for {_MEMBER} in range(_rows):"]
+    params = [v for v, (_, source, _) in inputs.items() if source == "param"]
+    for j, var in enumerate(params):
+        body.append(f"    {var} = _P[{_MEMBER}, {j}]")
+    for var, (_, source, _) in inputs.items():
+        if source == "signal":
+            body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
+    body += [f"    {op.target} = {expr_line(op, '0')}" for op in before]
+    for domain, ops, tail in runs:
+        lines = [*out_sum_lines(ops + tail), f"for {_NODE} in range(_n):"]
+        if domain == "node":
+            lines += ["    " + line for op in ops for line in op_lines(op, _NODE, {})]
+            body += ["    " + line for line in lines]
+            continue
+        defined = {op.target for op in ops}
+        fused = {
+            op.target: f"_acc{j}"
+            for j, op in enumerate(tail)
+            if op.kind == "scatter" and op.end == "dst" and op.source in defined
+        }
+        sums = {op.target: op.source for op in tail if op.target in fused}
+        lines += [f"    {fused[target]} = 0.0" for target in sums]
+        lines.append(f"    for {_ARC} in range(_in_ptr[{_NODE}], _in_ptr[{_NODE} + 1]):")
+        lines += ["        " + line for op in ops for line in op_lines(op, _ARC, {})]
+        lines += [f"        {fused[t]} += {ref(v, _ARC)}" for t, v in sums.items()]
+        lines += ["    " + line for op in tail for line in op_lines(op, _NODE, fused)]
+        body += ["    " + line for line in lines]
+    # outputs read straight from an input or computed from parameters only fill their domain
+    filled = {}
+    for out, var in kernel.outputs.items():
+        if var in outputs:
+            continue
+        filled[out] = f"_f_{out}"
+        size = "_n" if kernel.domains.get(out, "node") == "node" else "_m"
+        body += [
+            f"    for {_NODE} in range({size}):",
+            f"        _f_{out}[{_MEMBER}, {_NODE}] = {ref(var, _NODE)}",
+        ]
+    out_arrays = sorted(outputs)
+    arguments = [
+        "t",
+        "_scale",
+        "_P",
+        "_n",
+        "_m",
+        "_src",
+        "_in_ptr",
+        "_out_ptr",
+        "_by_src",
+        *[v for v in inputs if inputs[v][1] in ("jet", "signal", "role")],
+        *[f"_o_{v}" for v in out_arrays],
+        *filled.values(),
+        *[f"_t_{v}" for v in sorted(arrays)],
+    ]
+    temps = {f"_t_{v}": "node" if domain_of[v] == "node" else "edge" for v in sorted(arrays)}
+    source = "\n".join(
+        [
+            "@numba.njit(cache=True)",
+            f"def {name}_loops({', '.join(arguments)}):",
+            "    _rows = _P.shape[0]",
+            *("    " + line for line in body),
+        ]
+    )
+    wrapper = _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
+    results = {
+        out: f"_o_{var}" if var in outputs else f"_f_{out}" for out, var in kernel.outputs.items()
+    }
+    return LoopKernel(name, source, wrapper, "", tuple(arguments), inputs, results)
+
+
+def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps) -> list[str]:
+    """The lines of the NumPy-signature function that calls the compiled loops; its outputs
+    and temporaries are work arrays of the plan (allocated once per plan and batch size)."""
+    sizes = {"node": "_plan['n']", "edge": "_plan['m']"}
+    lines = [
+        "_lead = batch_shape(_jet)",
+        "_rows = batch_rows(_lead)",
+        "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
+        f"_P = param_rows(_p, {params!r}, _rows)",
+    ]
+    for var, (domain, source, key) in inputs.items():
+        if source == "jet":
+            lines.append(f'{var} = as_rows(_jet["{key}"], _rows, {sizes[domain]})')
+        elif source == "signal":
+            lines.append(f'{var} = signal_rows(signal_array(_sig, "{key}"), _rows)')
+        elif source == "role":
+            lines.append(f'{var} = _plan["roles"]["{key}"]')
+    domains = {var: kernel.domains.get(out, "node") for out, var in kernel.outputs.items()}
+    domains.update({f"_f_{out}": kernel.domains.get(out, "node") for out in filled})
+    shapes = [f"(_rows, {sizes[domains[var]]})" for var in out_arrays]
+    shapes += [f"(_rows, {sizes[kernel.domains.get(out, 'node')]})" for out in filled]
+    shapes += [f"({sizes[domain]},)" for domain in temps.values()]
+    names = [f"_o_{var}" for var in out_arrays] + list(filled.values()) + list(temps)
+    if names:
+        lines.append(
+            f'{", ".join(names)}, = loop_buffers(_plan, (_KEY, "{name}"), ({", ".join(shapes)},))'
+        )
+    lines.append(f"{name}_loops({', '.join(_call_arguments(arguments))})")
+    return lines
+
+
+def _call_arguments(arguments: list[str]) -> list[str]:
+    plan = {"_n": "_plan['n']", "_m": "_plan['m']", "t": "float(t)", "_scale": "float(_scale)"}
+    return [plan.get(a, a) for a in arguments]
+
+
+def wrapper_result(kernel: Kernel, filled_prefix: str = "_f_") -> str:
+    """The wrapper's result: each output reshaped to the batch's leading axes."""
+    parts = []
+    outputs = {op.target for op in kernel.ops if op.domain != "scalar"}
+    for out, var in kernel.outputs.items():
+        array = f"_o_{var}" if var in outputs else f"{filled_prefix}{out}"
+        parts.append(f'"{out}": {array}.reshape((*_lead, {array}.shape[1]))')
+    return "{" + ", ".join(parts) + "}"

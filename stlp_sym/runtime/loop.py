@@ -1,0 +1,102 @@
+"""The run loop of a module: ``steps`` steps with the signals read from a table, recording every
+``stride`` steps and stopping at the first divergence.
+
+``table`` holds the signals sampled on the step grid and the integrator's stage times:
+``table["per_step"]`` rows a step (the common denominator ``D`` of the stage times, 1 for
+Euler, 2 for RK4) and ``table["signals"][name]`` an array of ``steps * D + 1`` rows, row
+``k D + j`` the value at ``t0 + (k + j / D) dt``.
+
+``record`` says what to record and holds where to: ``stride``; ``start`` (record at ``t0``
+first) and ``final`` (record after the last step even off the stride); ``nodes`` (the observed
+nodes), ``state`` (the observed state, or None) and ``signal`` (its target, or None);
+``weights`` (the states whose norm is recorded); ``limit`` (a state beyond it, or not finite,
+diverges); the preallocated ``rows`` (``t``, ``output``, ``reference``, ``lagrangian``,
+``hamiltonian``, ``weight_norm``, one row per record, a member axis after it for a batch) and
+``count`` (rows written); ``good`` (arrays like the state: the state at the last record) and
+``diverged`` (None, or where the run diverged: ``t``, ``state``, ``member``, ``index``,
+``value``).
+
+>>> table = {"per_step": 1, "signals": {"u": np.arange(4.0)[:, None] * np.ones(2)}}
+>>> table_row(table, 3)["u"].tolist()
+[3.0, 3.0]
+"""
+
+import numpy as np
+
+from .energy import energy_sum
+
+
+def table_row(table, row) -> dict:
+    """The signals of row ``row`` of the table (views, one node array each)."""
+    return {name: values[row] for name, values in table["signals"].items()}
+
+
+def first_divergence(state, limit):
+    """``(state, flat index, value)`` of the largest entry beyond ``limit`` or not finite, or
+    None. A sum of squares below ``limit**2`` proves every entry within, so that the common
+    case costs one dot product per state."""
+    for name, values in state.items():
+        flat = values.reshape(-1)
+        if np.dot(flat, flat) <= limit * limit:
+            continue
+        size = np.where(np.isfinite(flat), np.abs(flat), np.inf)
+        index = int(np.argmax(size))
+        if size[index] > limit:
+            return name, index, float(flat[index])
+    return None
+
+
+def record_row(t, state, plan, params, signals, record, model) -> None:
+    """Write one row of ``record["rows"]`` at time ``t`` and keep the state as the last good."""
+    rows, i = record["rows"], record["count"]
+    rows["t"][i] = t
+    nodes = record["nodes"]
+    if record["state"] is not None:
+        rows["output"][i] = state[record["state"]][..., nodes]
+    if record["signal"] is not None and record["signal"] in signals:
+        rows["reference"][i] = signals[record["signal"]][..., nodes]
+    if "energy_kernel" in model:
+        rows["lagrangian"][i] = energy_sum(t, state, plan, params, signals, model, "L")
+        rows["hamiltonian"][i] = energy_sum(t, state, plan, params, signals, model, "H")
+    squares = 0.0
+    for name in record["weights"]:
+        squares = squares + np.sum(state[name] * state[name], axis=-1)
+    rows["weight_norm"][i] = np.sqrt(squares)
+    for name, value in state.items():
+        np.copyto(record["good"][name], value)
+    record["count"] = i + 1
+
+
+def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> int:
+    """Advance ``state`` (in place) by ``steps`` steps of ``dt`` from ``t0`` with the signals of
+    ``table``, recording into ``record`` every ``record["stride"]`` steps; stop at the first
+    divergence (``record["diverged"]`` says where). Returns the number of steps taken."""
+    per, step = table["per_step"], model["step"]
+    here = [0]  # the first table row of the step under way
+
+    def signals(t):
+        tk = t0 + here[0] // per * dt
+        return table_row(table, here[0] + round((t - tk) * per / dt))
+
+    if record["start"]:
+        record_row(t0, state, plan, params, table_row(table, 0), record, model)
+    for k in range(steps):
+        here[0] = k * per
+        step(t0 + k * dt, dt, state, plan, params, signals, model)
+        t = t0 + (k + 1) * dt
+        found = first_divergence(state, record["limit"])
+        if found is not None:
+            name, index, value = found
+            size = state[name].shape[-1]
+            member = index // size if state[name].ndim > 1 else None
+            record["diverged"] = {
+                "t": t,
+                "state": name,
+                "member": member,
+                "index": index % size,
+                "value": value,
+            }
+            return k + 1
+        if (k + 1) % record["stride"] == 0 or (record["final"] and k + 1 == steps):
+            record_row(t, state, plan, params, table_row(table, (k + 1) * per), record, model)
+    return steps
