@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", metavar="DIR", help="directory to write to (default: cache)")
     generate.set_defaults(func=cmd_generate)
 
-    verify = commands.add_parser("verify", help="check a generated module (MATH.md section 7)")
+    verify = commands.add_parser("verify", help="check a generated module (docs/theory.md)")
     verify.add_argument("model", help=_MODEL_HELP)
     verify.add_argument(
         "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"

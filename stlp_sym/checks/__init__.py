@@ -3,6 +3,9 @@
 In: an action, options, a graph (and optionally a module to check instead of the built one).
 Out: a :class:`Report` of named checks, each with its measured error and tolerance.
 
+The checks are those of ``docs/theory.md`` section 4; "theory 4.N" in the modules below
+refers to its subsections.
+
 :func:`verify` runs four groups of checks on one graph and returns a :class:`Report`:
 
 1. **discrete action** -- ``S_h = sum_k h L(t_k, q_k, D q_k, ...)`` over the interior of the grid
@@ -94,7 +97,7 @@ def verify(
     seed: int = 0,
     stages: Stages | None = None,
 ) -> Report:
-    """Run the checks of MATH.md section 7 on the module of ``action`` under ``options``.
+    """Run the checks of docs/theory.md section 4 on the module of ``action`` under ``options``.
 
     Parameters
     ----------

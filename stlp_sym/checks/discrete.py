@@ -1,4 +1,4 @@
-"""Check 1 (MATH.md 7.1), the discrete action: ``dS_h/de (q + e v)`` against
+"""Check 1 (theory 4.1), the discrete action: ``dS_h/de (q + e v)`` against
 ``sum_k h EL(t_k) . v_k`` with ``EL`` from the module's ``el_parts``, of order 2 in ``h``."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _action_error(
 
 
 def check_discrete_action(ctx: Context) -> Check:
-    """MATH.md 7.1: ``dS_h/de`` along ``v`` against ``sum_k h EL(t_k) . v_k``, order 2 in ``h``.
+    """theory 4.1: ``dS_h/de`` along ``v`` against ``sum_k h EL(t_k) . v_k``, order 2 in ``h``.
 
     ``EL`` is computed once on the finest grid (the coarser grids are its subsets). When the
     error is at rounding level for every ``h`` (the discrete Euler-Lagrange equations are exact,

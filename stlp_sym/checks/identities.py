@@ -1,4 +1,4 @@
-"""Checks 2(i) and 2(ii) (MATH.md 7.2), the right-hand-side identities at seeded random states:
+"""Checks 2(i) and 2(ii) (theory 4.2), the right-hand-side identities at seeded random states:
 ``P0 = dL/dq`` against differences of the independent ``L``, and ``s P0 + P1 = 0`` with the
 leading derivatives from ``rhs`` (higher ones taken along the flow)."""
 
@@ -51,7 +51,7 @@ def _p0_by_differences(ctx: Context, time: float, source: Source, delta: float =
 
 
 def check_p0(ctx: Context) -> Check:
-    """MATH.md 7.2(i): the generated ``P0`` equals ``dL/dq`` of the independent ``L``."""
+    """theory 4.2(i): the generated ``P0`` equals ``dL/dq`` of the independent ``L``."""
     worst = scale = 0.0
     for point in range(POINTS):
         time, source = ctx.random_point(2, point)
@@ -126,7 +126,7 @@ def flow_jet(ctx: Context, time: float, state: dict, used: set[str], lead: float
 
 
 def check_rhs_identity(ctx: Context) -> Check:
-    """MATH.md 7.2(ii): ``s P0 + P1 = 0`` at random states with leading derivatives from rhs.
+    """theory 4.2(ii): ``s P0 + P1 = 0`` at random states with leading derivatives from rhs.
 
     ``s = -1`` on non-multipliers when flipped, else ``+1``; multipliers are skipped under the
     ascent and exact policies, which replace their equation. The jet holds the states, the

@@ -1,4 +1,4 @@
-"""Check 3 (MATH.md 7.3), the integrator order: ``p = log2(|y_h - y_{h/2}| / |y_{h/2} - y_{h/4}|)``
+"""Check 3 (theory 4.3), the integrator order: ``p = log2(|y_h - y_{h/2}| / |y_{h/2} - y_{h/4}|)``
 of the module's ``step`` on a horizon scaled by the stiffness."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _observed_orders(
 
 
 def check_integrator(ctx: Context) -> Check:
-    """MATH.md 7.3: ``p = log2(|y_h - y_{h/2}| / |y_{h/2} - y_{h/4}|)`` within 0.2 of nominal.
+    """theory 4.3: ``p = log2(|y_h - y_{h/2}| / |y_{h/2} - y_{h/4}|)`` within 0.2 of nominal.
 
     The horizon is ``T = min(0.5, 2 / rho)`` with ``rho`` the stiffness (:func:`stiffness`), so
     that a stiff model reaches the asymptotic regime at a moderate number of steps; ``h`` is

@@ -21,7 +21,7 @@ class Layout:
 
     ``unknown[f]`` marks the entries of field ``f`` that are unknowns (in its role, not
     clamped); ``clamped[f] = (signal, mask)``; ``present[q]`` is the role mask of a node field or
-    signal (entries outside it are zero, MATH.md section 1).
+    signal (entries outside it are zero, docs/theory.md section 1).
     """
 
     action: Action

@@ -1,4 +1,4 @@
-"""Check 2(iii) (MATH.md 7.2): the normalised module against the raw one (``normalise=False``)
+"""Check 2(iii) (theory 4.2): the normalised module against the raw one (``normalise=False``)
 under ``lambda = phi lambda_hat``, with multiplier chains mapped by the Leibniz rule."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _largest_gap(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarra
 
 
 def check_normalised(ctx: Context) -> Check:
-    """MATH.md 7.2(iii): ``lambda = phi lambda_hat`` maps the raw system onto the normalised one.
+    """theory 4.2(iii): ``lambda = phi lambda_hat`` maps the raw system onto the normalised one.
 
     The raw module is built with ``normalise=False``; at random raw states, the normalised
     ``rhs`` must give ``lambda_hat^(m+1)`` from the Leibniz rule (for ``phi = exp(theta t)``:

@@ -1,4 +1,4 @@
-"""Check 4 (MATH.md 7.4), the unrolled reference: ``rhs`` against the derivation expanded on the
+"""Check 4 (theory 4.4), the unrolled reference: ``rhs`` against the derivation expanded on the
 graph (:func:`stlp_sym.symbolic.expansion.expand`), lambdified and evaluated at random states."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _equation_residual(ctx: Context, expanded: ExpandedEquations) -> tuple[float
 
 
 def check_unrolled(ctx: Context) -> Check:
-    """MATH.md 7.4: ``rhs`` against the derivation expanded on the graph
+    """theory 4.4: ``rhs`` against the derivation expanded on the graph
     (:func:`stlp_sym.symbolic.expansion.expand`), lambdified and evaluated at random states.
 
     With an explicit system the leading derivatives are compared with the expanded solution;

@@ -2,7 +2,7 @@
 
 A :class:`Digraph` has ``n`` nodes and arcs ``src[e] -> dst[e]`` sorted once by ``(dst, src)``, so
 the arcs entering node ``i`` are ``in_ptr[i]:in_ptr[i + 1]`` and ``out_perm`` lists the arcs by
-``(src, dst)``. Roles are boolean masks (MATH.md section 1): no arc may enter an input; cycles and
+``(src, dst)``. Roles are boolean masks (docs/theory.md): no arc may enter an input; cycles and
 self-loops are allowed. Build one from arcs, networkx, a generator, a spec string
 ``KIND:ARGS[:in=K][:out=K]`` or a graph file (:meth:`Digraph.from_spec`). The generators
 :func:`chain`, :func:`feedforward`, :func:`complete`, :func:`random_graph` and the spec parser

@@ -30,7 +30,7 @@ from ..graph.digraph import Digraph
 from ..runtime.sparse import sparse_solve
 from .tasks import Task
 
-#: A run diverges when any state exceeds this in absolute value (MATH.md section 2).
+#: A run diverges when any state exceeds this in absolute value (docs/theory.md section 2).
 DIVERGENCE = 1e6
 
 

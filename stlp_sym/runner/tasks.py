@@ -1,4 +1,4 @@
-"""Tasks: the signals a run is driven by (MATH.md section 8).
+"""Tasks: the signals a run is driven by (docs/theory.md section 6).
 
 A task turns a graph into ``signals(t) -> {"u": ..., "z": ...}`` (node arrays: ``u`` on the
 inputs, ``z`` on the outputs) and says which part of the run is scored.
