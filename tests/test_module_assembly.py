@@ -4,6 +4,7 @@ and nothing else; every rendered module imports only NumPy and passes ruff."""
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.util
 import re
 import shutil
@@ -100,7 +101,7 @@ def test_rendered_modules_pass_ruff(sources) -> None:
     command = ruff_command()
     for label, source in sources.items():
         if command is None:
-            compile(source, label, "exec")
+            builtins.compile(source, label, "exec")
             pyflakes = pytest.importorskip("pyflakes.api")
             assert pyflakes.check(source, label) == 0, label
             continue
