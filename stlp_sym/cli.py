@@ -114,9 +114,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .checks import DEFAULT_GRAPH, verify_model
+    from .options import resolved
 
     model = _model(args.model)
-    options = _options(model, args)
+    options = resolved(_options(model, args))  # the report shows the backend it checked
     report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
     print(report.table())
     return 0 if report.passed else 1
@@ -240,10 +241,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .codegen.driver import compile
     from .display.png import render_png
     from .graph.digraph import Digraph
+    from .options import resolved
     from .symbolic.printing import latex_equations, text_equations
 
     model = _model("stlp")
-    options = _options(model, args)
+    options = resolved(_options(model, args))
     out = Path(args.out)
     graph = Digraph.from_spec(DEMO_GRAPH)
     action = model.build()
