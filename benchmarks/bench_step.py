@@ -346,8 +346,9 @@ print(json.dumps([imported - started, loaded - imported, built - loaded]))
 
 
 def time_subprocess(path: Path) -> tuple[float, float, float]:
-    """In a fresh interpreter, after ``import numpy``: seconds to import ``stlp_sym.cache.store`` (with
-    SymPy), then to ``load(path)``, then for a cached ``build`` (key, check, load)."""
+    """In a fresh interpreter, after ``import numpy``: seconds to import
+    ``stlp_sym.cache.store`` (with SymPy), then to ``load(path)``, then for a cached ``build``
+    (key, check, load)."""
     result = subprocess.run(
         [sys.executable, "-c", _SUBPROCESS, str(path)],
         capture_output=True,
