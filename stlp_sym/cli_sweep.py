@@ -65,8 +65,18 @@ def _report(dataset, swept: list[str]) -> None:
 def sweep_command(args: argparse.Namespace, options=None, seeds: list[int] | None = None) -> int:
     """Run the sweep ``args`` describe with ``options`` and ``seeds`` (or resume
     ``args.resume``) and report every run's score."""
-    with _client(args) as client:
-        dataset, out = _sweep_or_resume(args, client, options, seeds)
+    try:
+        with _client(args) as client:
+            dataset, out = _sweep_or_resume(args, client, options, seeds)
+    except KeyboardInterrupt:
+        where = args.resume or args.out
+        if where:
+            print(
+                f"stlp: interrupted; the finished runs are in {where}/sweep.nc, "
+                f"`stlp sweep --resume {where}` runs the rest",
+                file=sys.stderr,
+            )
+        raise
     swept_names = [name for name in dataset.coords if name not in {"run", "seed", *dataset.dims}]
     print(f"sweep of {dataset.sizes['run']} runs: score (or divergence) per run")
     _report(dataset, swept_names)

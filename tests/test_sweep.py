@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -277,3 +280,21 @@ def test_stlp_sweep_refuses_bad_parameters(capsys):
     ]
     assert main(argv) == 2
     assert "counts differ" in capsys.readouterr().err
+
+
+def test_ctrl_c_on_stlp_sweep_keeps_the_finished_runs(tmp_path):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "stlp", "--graph", GRAPH, "--seeds", "0:6", "--horizon", "20", "--workers",
+            "2", "--members", "1", "--backend", "numpy", "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stlp_sym", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "runs").glob("run-*.nc")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert b"stlp sweep --resume" in err
+    with xr.open_dataset(out / "sweep.nc") as stored:
+        assert 1 <= stored.sizes["run"] < 6

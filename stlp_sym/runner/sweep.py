@@ -11,6 +11,7 @@ a record at once, so an interrupted sweep keeps what finished and a second call 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
@@ -121,6 +122,7 @@ def _client(stack: ExitStack, client, workers: int | None):
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
     )
     return stack.enter_context(Client(cluster))
