@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
+from .cli_inspect import add_inspect_commands
+from .cli_models import model_named as _model
+from .cli_models import options_from as _options
 from .cli_status import (
     FAILED,
     SUCCESS,
@@ -30,30 +32,6 @@ from .errors import StlpError
 from .options import set_notes
 
 
-def _model(name: str):
-    from .parse.modelfile import is_model_file, load_model
-    from .symbolic.models import MODELS
-
-    if is_model_file(name):
-        return load_model(name)
-    if name not in MODELS:
-        raise StlpError(
-            f"unknown model {name!r}{did_you_mean(name, MODELS)} (`stlp models` lists them: "
-            f"{', '.join(MODELS)})"
-        )
-    return MODELS[name]
-
-
-def _options(model, args: argparse.Namespace):
-    """The model's default options, overridden by the flags the user gave."""
-    changes = {
-        key: getattr(args, key)
-        for key in ("flip", "normalise", "policy", "integrator", "cse", "backend")
-        if getattr(args, key, None) is not None
-    }
-    return replace(model.options, **changes)
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from .symbolic.models import MODELS
 
@@ -64,11 +42,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_expanded(derivation, spec: str) -> None:
-    from .graph.digraph import Digraph
+def _print_expanded(derivation, graph):
+    """Print the equations written out on ``graph``; return them
+    (:class:`~stlp_sym.symbolic.expansion.ExpandedEquations`)."""
     from .symbolic.expansion import expand
 
-    graph = Digraph.from_spec(spec)
     expanded = expand(derivation, graph)
     print(f"\nEquations on {graph.name} ({graph.n} nodes, {graph.n_arcs} arcs):")
     for (field, index), lhs in expanded.equations.items():
@@ -77,17 +55,35 @@ def _print_expanded(derivation, spec: str) -> None:
         print("\nSolved leading derivatives:")
         for (field, index), rhs in expanded.solution.items():
             print(f"  {expanded.unknowns[field, index]}: leading = {rhs}")
+    return expanded
+
+
+def _expansion_graph(args: argparse.Namespace):
+    """The graph of ``--expand --graph SPEC`` (None without ``--expand``); either flag alone
+    is refused, before any work."""
+    from .graph.digraph import Digraph
+
+    if args.expand and not args.graph:
+        raise StlpError("--expand needs --graph SPEC, e.g. --expand --graph chain:3")
+    if args.graph and not args.expand:
+        raise StlpError(
+            f"--graph {args.graph} is used only with --expand (equations written out on the "
+            "graph): add --expand, or leave --graph out"
+        )
+    return Digraph.from_spec(args.graph) if args.expand else None
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
     from .display.png import render_png
     from .files import check_output, write_atomic
+    from .symbolic.expandprint import expanded_latex
     from .symbolic.printing import latex_document, latex_equations, text_equations
     from .symbolic.transforms import apply_options
 
     for flag, path in (("--latex", args.latex), ("--png", args.png)):
         if path:
             check_output(path, flag)
+    graph = _expansion_graph(args)
     model = _model(args.model)
     options = _options(model, args)
     derivation = apply_options(model.build(), options)
@@ -102,17 +98,16 @@ def cmd_derive(args: argparse.Namespace) -> int:
         )
     elif derivation.problem is not None:
         print(f"\nnote: no explicit first-order system: {derivation.problem}")
-    if args.expand:
-        if not args.graph:
-            raise StlpError("--expand needs --graph SPEC, e.g. --graph chain:3")
-        _print_expanded(derivation, args.graph)
+    lines = latex_equations(derivation)
+    if graph is not None:  # the files get the equations on the graph
+        lines = expanded_latex(_print_expanded(derivation, graph), derivation)
     if args.latex:
-        write_atomic(Path(args.latex), latex_document(derivation))
+        write_atomic(Path(args.latex), latex_document(derivation, lines))
         print(f"wrote {args.latex}")
     if args.png:
-        render_png(latex_equations(derivation), Path(args.png))
+        render_png(lines, Path(args.png))
         print(f"wrote {args.png}")
-    return 0
+    return SUCCESS
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -164,15 +159,15 @@ def _check_params(model, options, params: dict[str, float]) -> None:
     from .symbolic.denominators import zero_denominators
     from .symbolic.transforms import apply_options
 
-    action = model.build()
-    known = action.parameter_defaults
+    derivation = apply_options(model.build(), options)  # a policy may add a parameter
+    known = derivation.action.parameter_defaults
     for name in params:
         if name not in known:
             raise StlpError(
                 f"--param {name}: model {model.name!r} has no parameter {name!r}"
                 f"{did_you_mean(name, known)} (its parameters: {', '.join(known) or 'none'})"
             )
-    for denominator, names in zero_denominators(apply_options(action, options), params):
+    for denominator, names in zero_denominators(derivation, params):
         given = " ".join(f"{n}={params[n]:g}" for n in names if n in params)
         if given:
             raise StlpError(
@@ -388,8 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     derive = commands.add_parser("derive", help="print the derived equations of a model")
     derive.add_argument("model", help=_MODEL_HELP)
-    derive.add_argument("--graph", help="graph spec, e.g. complete:6:in=1 (with --expand)")
-    derive.add_argument("--expand", action="store_true", help="write the equations out on --graph")
+    derive.add_argument(
+        "--graph", help="graph spec or file, e.g. complete:6:in=1 (only with --expand)"
+    )
+    derive.add_argument(
+        "--expand",
+        action="store_true",
+        help="write the equations out on --graph (also into --latex and --png)",
+    )
     _add_option_flags(derive)
     derive.add_argument("--latex", metavar="FILE", help="write a LaTeX document")
     derive.add_argument("--png", metavar="FILE", help="render the equations to a PNG")
@@ -442,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")
     _add_backend_flag(demo)
     demo.set_defaults(func=cmd_demo)
+    add_inspect_commands(commands, _add_option_flags)
     for command in commands.choices.values():
         add_quiet_flag(command)
     return parser

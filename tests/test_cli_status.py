@@ -285,3 +285,20 @@ def test_the_library_refuses_a_run_length_that_is_not_positive(horizon, steps, f
         loop.run_length(task, horizon, steps, 1e-3)
     assert loop.run_length(task, None, None, 1e-3) == 100_000
     assert loop.run_length(task, 2.0, None, 1e-3) == 2000
+
+
+def test_a_model_file_dividing_by_its_global_mass_is_refused(capsys, no_run) -> None:
+    """examples/leaky-tracker.toml: the global gain g has the kinetic term m/2 g'^2, so its
+    equation divides by m; the weights' by r; kappa is only a coefficient."""
+    path = str(REPO / "examples" / "leaky-tracker.toml")
+    base = ["run", path, "--graph", "chain:3", "--backend", "numpy"]
+    assert main([*base, "--param", "m=0"]) == 2
+    assert "--param m=0: makes the denominator m" in error_line(capsys)
+    assert main([*base, "--param", "r=0"]) == 2
+    assert "--param r=0: makes the denominator r" in error_line(capsys)
+    from stlp_sym.parse.modelfile import load_model
+    from stlp_sym.symbolic.transforms import apply_options
+
+    model = load_model(path)
+    derivation = apply_options(model.build(), model.options)
+    assert {str(f) for f in parameter_denominators(derivation)} == {"m", "r"}
