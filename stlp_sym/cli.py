@@ -374,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="stlp",
         description="SpatioTemporal Local Propagation: derive, generate and run learning laws.",
+        epilog="exit status: 0 success, 1 a diverged run or a failed check, 2 bad input, "
+        "130 interrupted (docs/cli.md)",
     )
     parser.add_argument("--version", action="version", version=f"stlp_sym {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -461,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with one_line_warnings():
             args = parse_command_line(build_parser(), argv)
-            set_notes(not args.quiet)
+            set_notes(not getattr(args, "quiet", False))
             status = args.func(args)
             sys.stdout.flush()
             return status

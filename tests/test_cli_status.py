@@ -302,3 +302,16 @@ def test_a_model_file_dividing_by_its_global_mass_is_refused(capsys, no_run) -> 
     model = load_model(path)
     derivation = apply_options(model.build(), model.options)
     assert {str(f) for f in parameter_denominators(derivation)} == {"m", "r"}
+
+
+def test_unwritable_save_and_plot_paths_are_refused_before_the_run(
+    tmp_path, capsys, no_run
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main([*RUN, "--save", str(afile / "trace.npz")]) == 2
+    assert "--save" in error_line(capsys)
+    assert main([*RUN, "--plot", str(afile)]) == 2
+    assert "--plot" in error_line(capsys)
+    assert main([*RUN, "--save", str(tmp_path)]) == 2
+    assert "is a directory" in error_line(capsys)
