@@ -315,3 +315,33 @@ def test_unwritable_save_and_plot_paths_are_refused_before_the_run(
     assert "--plot" in error_line(capsys)
     assert main([*RUN, "--save", str(tmp_path)]) == 2
     assert "is a directory" in error_line(capsys)
+
+
+def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """Run ``argv`` with standard error on a pseudo-terminal 100 columns wide."""
+    pty = pytest.importorskip("pty")
+    fcntl, termios, struct = (pytest.importorskip(m) for m in ("fcntl", "termios", "struct"))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, cwd=REPO, env=env)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return process.wait(timeout=300), data
+
+
+def test_a_terminal_gets_the_progress_bar_unless_quiet(tmp_path) -> None:
+    argv = [sys.executable, "-m", "stlp_sym", *RUN, "--steps", "2000"]
+    env = {**os.environ, "STLP_CACHE_DIR": str(tmp_path)}
+    status, shown = _stderr_on_a_terminal(argv, env)
+    assert status == 0 and b"/2000 [" in shown and b"step/s" in shown
+    status, quiet = _stderr_on_a_terminal([*argv, "--quiet"], env)
+    assert status == 0 and b"step" not in quiet
