@@ -345,3 +345,21 @@ def test_a_terminal_gets_the_progress_bar_unless_quiet(tmp_path) -> None:
     assert status == 0 and b"/2000 [" in shown and b"step/s" in shown
     status, quiet = _stderr_on_a_terminal([*argv, "--quiet"], env)
     assert status == 0 and b"step" not in quiet
+
+
+def test_ctrl_c_of_a_real_process_exits_130_without_a_traceback(tmp_path) -> None:
+    """SIGINT a few seconds into a run far too long to finish: whatever it is doing then
+    (importing, deriving, generating, stepping), status 130 and no traceback."""
+    import signal
+    import time
+
+    argv = [sys.executable, "-m", "stlp_sym", *RUN, "--steps", "1000000000", "--quiet"]
+    env = {**os.environ, "STLP_CACHE_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env
+    )
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
