@@ -82,14 +82,15 @@ def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.A
 def parse_command_line(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
-    """``parser.parse_args(argv)``, with a "did you mean" for each unknown flag, taken from the
-    flags of the command given (``stlp run --hoizon 3``: ``did you mean '--horizon'?``)."""
+    """``parser.parse_args(argv)``, with a "did you mean" for the first unknown flag that is
+    close to one of the command's flags (``stlp run --hoizon 3``: ``did you mean
+    '--horizon'?``)."""
     args, extras = parser.parse_known_args(argv)
     if extras:
         command = _subcommand(parser, getattr(args, "command", None))
         flags = [flag for action in command._actions for flag in action.option_strings]
-        hints = [did_you_mean(word.partition("=")[0], flags) for word in extras]
-        hint = next((h for w, h in zip(extras, hints, strict=True) if w.startswith("-") and h), "")
+        hints = (did_you_mean(w.partition("=")[0], flags) for w in extras if w.startswith("-"))
+        hint = next((h for h in hints if h), "")
         raise UsageError(f"unrecognized arguments: {' '.join(extras)}{hint}")
     return args
 
@@ -179,8 +180,11 @@ def _quiet_broken_pipe() -> int:
 def status_of(error: BaseException) -> int:
     """The exit status for an exception that ended a command, after saying what it was
     (one line on standard error); anything not bad input nor an interruption propagates."""
-    if isinstance(error, SystemExit):  # --help, --version
-        return error.code if isinstance(error.code, int) else SUCCESS
+    if isinstance(error, SystemExit):  # --help, --version; else as Python's own exit
+        if error.code is None or isinstance(error.code, int):
+            return error.code or SUCCESS
+        print(error.code, file=sys.stderr)
+        return FAILED
     if isinstance(error, BrokenPipeError):
         return _quiet_broken_pipe()
     if isinstance(error, KeyboardInterrupt):
