@@ -48,10 +48,12 @@ def _client(args: argparse.Namespace):
         raise StlpError(f"--scheduler {args.scheduler}: cannot connect ({error})") from None
 
 
-def _progress(total: int, quiet: bool):
+def _progress(total: int, args: argparse.Namespace):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="run", disable=quiet or not sys.stderr.isatty(), leave=False)
+    from .cli_status import show_progress
+
+    return tqdm(total=total, unit="run", disable=not show_progress(args), leave=False)
 
 
 def _report(dataset, swept: list[str]) -> None:
@@ -96,7 +98,7 @@ def _sweep_or_resume(args: argparse.Namespace, client, options, seeds):
         return resume(args.resume, client, args.workers), Path(args.resume)
     out = check_output(args.out, "--out", directory=True) if args.out else None
     swept, fixed = _parse_values(args.param)
-    with _progress(len(seeds) * _count(swept, args.zip), args.quiet) as bar:
+    with _progress(len(seeds) * _count(swept, args.zip), args) as bar:
         dataset = sweep(
             args.model,
             args.graph,
@@ -126,6 +128,8 @@ def _count(swept: dict[str, list[float]], zipped: bool) -> int:
 
 def add_sweep_parser(commands, add_option_flags, model_help: str, graph_help: str):
     """The ``sweep`` subcommand, with the option flags of ``stlp run``."""
+    from .cli_status import positive_float, positive_int
+
     parser = commands.add_parser("sweep", help="run seeds x parameter values on Dask workers")
     parser.add_argument("model", nargs="?", help=model_help)
     parser.add_argument("--graph", help=graph_help)
@@ -141,13 +145,14 @@ def add_sweep_parser(commands, add_option_flags, model_help: str, graph_help: st
     pairing = parser.add_mutually_exclusive_group()
     pairing.add_argument("--grid", action="store_true", help="cross the parameters (default)")
     pairing.add_argument("--zip", action="store_true", help="pair the parameters' values in order")
-    parser.add_argument("--horizon", type=float, help="final time (default: the task's)")
-    parser.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
+    parser.add_argument("--horizon", type=positive_float, help="final time (default: the task's)")
+    parser.add_argument("--dt", type=positive_float, default=1e-3, help="time step (default 1e-3)")
     add_option_flags(parser, codegen=True)
-    parser.add_argument("--workers", type=int, help="local worker processes (default: the cores)")
+    parser.add_argument(
+        "--workers", type=positive_int, help="local worker processes (default: the cores)"
+    )
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler")
-    parser.add_argument("--members", type=int, help="at most this many runs a batch")
+    parser.add_argument("--members", type=positive_int, help="at most this many runs a batch")
     parser.add_argument("--out", metavar="DIR", help="write the runs' records and sweep.nc")
     parser.add_argument("--resume", metavar="DIR", help="run what is missing in a sweep's DIR")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

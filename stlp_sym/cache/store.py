@@ -124,6 +124,17 @@ def verified_text(path: Path, key: str | None = None) -> str | None:
     return text if key is None or match.group(2) == key else None
 
 
+def is_generated_file(path: Path) -> bool:
+    """True if ``path`` starts with the hash line of a generated module (intact or not): a file
+    this package wrote."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline(200).decode("ascii", errors="replace").rstrip("\n")
+    except OSError:
+        return False
+    return _HEADER.fullmatch(first) is not None
+
+
 def read_valid(path: Path, key: str | None = None) -> bool:
     """True if ``path`` is an intact generated module (and has ``key``, if given)."""
     return verified_text(path, key) is not None

@@ -176,6 +176,29 @@ def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) ->
         )
 
 
+def run_length(task: Task, horizon: float | None, steps: int | None, dt: float) -> int:
+    """The number of steps of a run: ``steps``, else ``horizon`` (else the task's) over ``dt``.
+
+    Raises
+    ------
+    StlpError
+        For both given, a count below 1, or a horizon that is not a finite number above 0 or
+        is shorter than one step.
+    """
+    if steps is not None and horizon is not None:
+        raise StlpError("give either horizon or steps, not both")
+    if steps is not None:
+        if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+            raise StlpError(f"steps = {steps!r} must be a whole number of at least 1")
+        return int(steps)
+    horizon = task.horizon if horizon is None else horizon
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise StlpError(f"horizon = {horizon!r} must be a finite time above 0")
+    if round(horizon / dt) < 1:
+        raise StlpError(f"horizon = {horizon!r} is shorter than one step dt = {dt!r}")
+    return round(horizon / dt)
+
+
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
@@ -292,7 +315,7 @@ def run(
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
-    steps = steps if steps is not None else round((horizon or task.horizon) / dt)
+    steps = run_length(task, horizon, steps, dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
     state = module.init(plan, params, seed)
