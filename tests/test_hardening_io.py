@@ -17,13 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stlp_sym.cache import store
-from stlp_sym.cache.store import generate, load
+from stlp_sym.cache.store import generate, load, module_filename
 from stlp_sym.cli import main
 from stlp_sym.errors import GraphError, StlpError
 from stlp_sym.files import remove_stale_temporaries, write_atomic
 from stlp_sym.graph import parse_spec
+from stlp_sym.options import BACKENDS, INTEGRATORS, POLICIES, Options
 from stlp_sym.symbolic.models import MODELS
 
 #: the loader's own guarantees are those of the NumPy backend (Numba keeps its own cache)
@@ -167,3 +170,49 @@ def test_closed_pipe_ends_quietly() -> None:
     process.stdout.close()  # the reader is gone before the first line
     _, err = process.communicate(timeout=60)
     assert err == b"" and process.returncode == 141
+
+
+# ---- module file names --------------------------------------------------------------------------
+
+_OPTIONS = st.builds(
+    Options,
+    flip=st.booleans(),
+    normalise=st.booleans(),
+    policy=st.sampled_from(POLICIES),
+    integrator=st.sampled_from(INTEGRATORS),
+    cse=st.booleans(),
+    backend=st.sampled_from(BACKENDS),
+)
+#: names close to each other: case, separators and the words the file name itself uses
+_WORDS = st.sampled_from(["net", "Net", "v1", "euler", "rk4", "numba", "semi", "penalty", "0"])
+_SEPARATORS = st.sampled_from(["-", ".", "_", "+", "--"])
+_NAMES = st.builds(
+    lambda first, parts: first + "".join(sep + word for sep, word in parts),
+    _WORDS,
+    st.lists(st.tuples(_SEPARATORS, _WORDS), max_size=3),
+)
+
+
+@settings(max_examples=60, deadline=1000, derandomize=True)
+@given(st.lists(st.tuples(_NAMES, _OPTIONS), min_size=2, max_size=12, unique=True))
+def test_module_file_names_are_injective(pairs) -> None:
+    """Distinct (name, options, backend) give distinct file names, even on a file system that
+    ignores case; every name is a plain, short, importable-looking file name."""
+    action = PENDULUM.build()
+    names = [module_filename(action.replace(name=name), options) for name, options in pairs]
+    assert len({name.lower() for name in names}) == len(pairs), list(zip(pairs, names, strict=True))
+    for name in names:
+        assert name.endswith(".py") and len(name) < 120
+        assert name[:-3].replace("_", "").isalnum() and name == name.lower()
+
+
+def test_module_file_names_that_once_met(tmp_path) -> None:
+    action, options = PENDULUM.build(), Options(backend="numpy")
+    names = [
+        module_filename(action.replace(name=n), options) for n in ("net-v1", "net.v1", "Net-v1")
+    ]
+    assert names[0] == "net_v1_euler.py" and len(set(names)) == 3
+    assert names[1].startswith("net_v1_euler_") and names[2].startswith("net_v1_euler_")
+    # every option enters the name: two option sets never share an --out file
+    paths = {generate(action, replace(PENDULUM.options, cse=c), tmp_path) for c in (True, False)}
+    assert len(paths) == 2 and all(store.read_valid(path) for path in paths)
