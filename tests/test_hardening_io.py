@@ -142,6 +142,39 @@ def test_rebuild_in_the_same_second_runs_the_new_module(tmp_path) -> None:
     assert not (tmp_path / "__pycache__").exists()
 
 
+def _numba_module(value: str) -> str:
+    """A module text with a valid hash line whose compiled function returns ``value``."""
+    body = f"import numba\n\n\n@numba.njit(cache=True)\ndef value():\n    return {value}\n"
+    return (
+        f"# stlp_sym generated module: body-sha256={store.body_hash(body)} key={'0' * 64}\n{body}"
+    )
+
+
+def test_numba_cache_is_keyed_by_the_body_hash(tmp_path, monkeypatch) -> None:
+    """Two bodies written in turn to one path, with the same time and size, each run their own
+    machine code; Numba's cache files live in the private cache directory, not beside the
+    module."""
+    numba = pytest.importorskip("numba")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")  # Numba's own choice: beside the source
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STLP_CACHE_DIR", str(cache))
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "model_euler_numba.py"
+    texts = [_numba_module("1.25"), _numba_module("2.75")]
+    assert len(texts[0]) == len(texts[1])
+    results = []
+    for text in texts:
+        write_atomic(path, text)
+        os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)
+        results.append(load(path).value())
+    assert results == [1.25, 2.75]
+    bodies = [store.body_hash(text.partition("\n")[2]) for text in texts]
+    compiled = sorted(p.relative_to(cache).parts[:2] for p in cache.rglob("*.nbi"))
+    assert compiled == [("numba", body) for body in sorted(bodies)]
+    assert not [p for p in out.rglob("*") if p != path]
+
+
 def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path) -> None:
     target = tmp_path / "module.py"
     dead = subprocess.run(

@@ -5,7 +5,8 @@ bytes, the tool and SymPy versions and the generator's own sources, computed wit
 anything. Each file starts with a line holding the hash of its body, so a truncated or edited
 file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja, and runs the
 verified text itself (compiled in memory): no ``.pyc`` file, which Python would trust by its
-source's time and size alone, is ever read or written. The cache directory is created private
+source's time and size alone, is ever read or written; Numba's on-disk cache of a numba module
+is keyed by the module's body hash (:func:`numba_source`). The cache directory is created private
 (mode 0700); one owned by another user or writable by others is refused.
 """
 
@@ -184,11 +185,35 @@ def generate(
     return path
 
 
+_IMPORTS_NUMBA = re.compile(r"^import numba$", re.MULTILINE)
+
+
+def numba_source(path: Path, text: str) -> Path:
+    """Where a numba module's verified ``text`` is compiled from: a copy in
+    ``<private cache>/numba/<body hash>/``.
+
+    Numba files the machine code of ``@numba.njit(cache=True)`` beside the source its functions
+    name, valid while that file's stamp (its time and size, or a hash of it memoised by time and
+    size) is unchanged, and unpickles it. Naming this copy instead of ``path`` keys the compiled
+    code by the body hash and keeps it in the private cache directory: a module rebuilt in place
+    within the same second at the same size never meets the old one's machine code.
+    """
+    body = text.partition("\n")[2]
+    directory = private_cache_dir() / "numba" / body_hash(body)
+    copy = directory / Path(path).name
+    if verified_text(copy) != text:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(copy, text)
+    return copy
+
+
 def load(path: Path) -> ModuleType:
     """Import a generated module from its file, after checking that it is intact.
 
     The file is read once, its body hash checked, and that very text compiled and run: no
-    bytecode cache is consulted or written, so a stale or planted ``.pyc`` never runs.
+    bytecode cache is consulted or written, so a stale or planted ``.pyc`` never runs. A numba
+    module's text is compiled under the name of its copy in the cache (:func:`numba_source`),
+    so that Numba's own cache is keyed by the body hash too.
     """
     path = Path(path)
     text = verified_text(path)
@@ -198,7 +223,8 @@ def load(path: Path) -> ModuleType:
     name = f"stlp_generated_{digest}"
     module = ModuleType(name)
     module.__file__ = str(path)
-    code = compile(text, str(path), "exec", dont_inherit=True)
+    source = numba_source(path, text) if _IMPORTS_NUMBA.search(text) else path
+    code = compile(text, str(source), "exec", dont_inherit=True)
     sys.modules[name] = module
     try:
         exec(code, module.__dict__)
