@@ -25,8 +25,11 @@ from stlp_sym.cache.store import generate, load, module_filename
 from stlp_sym.cli import main
 from stlp_sym.errors import GraphError, StlpError
 from stlp_sym.files import remove_stale_temporaries, write_atomic
-from stlp_sym.graph import parse_spec
+from stlp_sym.graph import parse_spec, read_graph
 from stlp_sym.options import BACKENDS, INTEGRATORS, POLICIES, Options
+from stlp_sym.parse.modelfile import read_model
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import make_task
 from stlp_sym.symbolic.models import MODELS
 
 #: the loader's own guarantees are those of the NumPy backend (Numba keeps its own cache)
@@ -249,3 +252,46 @@ def test_module_file_names_that_once_met(tmp_path) -> None:
     # every option enters the name: two option sets never share an --out file
     paths = {generate(action, replace(PENDULUM.options, cse=c), tmp_path) for c in (True, False)}
     assert len(paths) == 2 and all(store.read_valid(path) for path in paths)
+
+
+# ---- divergence messages ------------------------------------------------------------------------
+
+_GROWTH = """
+name = "growth"
+[parameters]
+a = 1.0
+b = 1.0
+[fields]
+x = "node"
+w = "edge"
+[terms]
+node = "Dt(x)**2 / 2 + a * x**2 / 2 + x"
+edge = "Dt(w)**2 / 2 + b * w**2 / 2"
+[options]
+flip = false
+normalise = false
+"""
+
+
+@pytest.mark.parametrize(("param", "where"), [("a", "node"), ("b", "arc")])
+def test_divergence_names_the_graph_files_node_ids(tmp_path, param, where) -> None:
+    """x'' = a x + 1 on the nodes, w'' = b w on the arcs: a large ``a`` (``b``) blows up a node
+    (an arc), and the message names it by the file's ids, not by its internal number."""
+    (tmp_path / "growth.toml").write_text(_GROWTH)
+    (tmp_path / "net.csv").write_text(
+        "# inputs: sensor\n# outputs: motor\nsrc,dst\nsensor,hidden\nhidden,motor\nsensor,motor\n"
+    )
+    action, options = read_model(tmp_path / "growth.toml")
+    graph = read_graph(tmp_path / "net.csv")
+    module = load(generate(action, replace(options, backend="numpy"), tmp_path))
+    task = make_task("tracking-sine", graph)
+    trace = run(module, graph, task, steps=200, params={param: 1e8}, progress=False)
+    diverged = trace.diverged
+    assert diverged is not None and diverged.state.startswith("x" if where == "node" else "w")
+    ids = [repr(label) for label in graph.labels]  # the file's ids: 'hidden', 'motor', 'sensor'
+    if where == "node":
+        assert f"on node {ids[diverged.index]}: " in str(diverged)
+    else:
+        arcs = [f"on arc {ids[j]} -> {ids[i]}: " for j, i in zip(graph.src, graph.dst, strict=True)]
+        assert any(arc in str(diverged) for arc in arcs), str(diverged)
+    assert diverged.where in str(diverged) and "'" in diverged.where

@@ -37,7 +37,8 @@ DIVERGENCE = 1e6
 @dataclass(frozen=True)
 class Divergence:
     """Where a run blew up: the time, the state (and its field), the node or arc, and the
-    member of a batch (None unbatched)."""
+    member of a batch (None unbatched). ``index`` numbers the node (the arc, in the plan's
+    order); ``where`` names it by the graph's ids (those of its file)."""
 
     t: float
     state: str
@@ -55,13 +56,20 @@ class Divergence:
 
 
 def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:
-    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 4`` (``index`` in the
-    plan's arc order)."""
+    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 'hub'`` (``index`` in the
+    plan's arc order), nodes named by the graph's ids (a graph file's own ids)."""
     info = module.STATES[state]
     name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
     if info["domain"] == "edge":
-        return f"field {name} on arc {plan['src'][index]} -> {plan['dst'][index]}"
-    return f"field {name} on node {index}"
+        ends = (_node_id(graph, plan["src"][index]), _node_id(graph, plan["dst"][index]))
+        return f"field {name} on arc {ends[0]} -> {ends[1]}"
+    return f"field {name} on node {_node_id(graph, index)}"
+
+
+def _node_id(graph: Digraph, node: int) -> str:
+    """The id of node number ``node`` as the graph file spells it (quoted when a string)."""
+    label = graph.labels[int(node)]
+    return repr(label) if isinstance(label, str) else str(label)
 
 
 @dataclass
