@@ -140,12 +140,13 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
     return params
 
 
-def _parse_seeds(text: str) -> list[int]:
-    """``A:B`` (half-open, as Python's ranges) or ``S1,S2,...``: the seeds of a batch."""
+def _parse_seeds(text: str) -> Sequence[int]:
+    """``A:B`` (half-open, as Python's ranges; kept a range, which ``run`` measures before
+    listing it) or ``S1,S2,...``: the seeds of a batch."""
     try:
         if ":" in text:
             first, _, last = text.partition(":")
-            seeds = list(range(int(first), int(last)))
+            seeds: Sequence[int] = range(int(first), int(last))
         else:
             seeds = [int(item) for item in text.split(",")]
     except ValueError:

@@ -56,6 +56,30 @@ def test_graphs_beyond_memory_are_refused_with_the_estimate(spec, capsys) -> Non
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--steps", "-5"], "steps = -5 must be >= 0"),
+        (["--horizon", "nan"], "horizon = nan with dt = 0.001 is not a finite number of steps"),
+        (["--horizon", "1e300", "--dt", "1e-300"], "is not a finite number of steps"),
+        (
+            ["--dt", "5e-324", "--steps", "3"],
+            "record_every = 0.05 with dt = 5e-324 is not a finite",
+        ),
+        (["--dt", "1e-300", "--horizon", "1"], "signals between two records (0.05 apart): about"),
+        (["--seed", "-1", "--steps", "2"], "seed -1 is negative"),
+        (["--seeds", "0:1000000000000", "--steps", "2"], "a batch of 1000000000000 members"),
+    ],
+)
+def test_run_lengths_seeds_and_batches_are_checked_before_the_run(flags, problem, capsys) -> None:
+    """Once tracebacks (``IndexError``, ``OverflowError``, numpy's seed error) or, for a batch
+    of 10**12 seeds, a hang listing them."""
+    start = time.perf_counter()
+    assert main(["run", "pendulum", "--graph", "chain:2", "--backend", "numpy", *flags]) == 2
+    assert problem in _error_line(capsys)
+    assert time.perf_counter() - start < 30
+
+
 def test_generate_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")

@@ -373,6 +373,8 @@ def check_memory(need: int, what: str) -> None:
 
 
 def _bytes(count: float) -> str:
+    if count >= 1024**7:  # beyond any memory (and, far beyond, beyond a float)
+        return "1024+ PiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if count < 1024 or unit == "PiB":
             return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"

@@ -26,7 +26,7 @@ import numpy as np
 from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
-from ..graph.digraph import Digraph
+from ..graph.digraph import ARC_BYTES, NODE_BYTES, Digraph, check_memory
 from ..runtime.sparse import sparse_solve
 from .tasks import Task
 
@@ -184,6 +184,30 @@ def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) ->
         )
 
 
+def _steps_of(time: float, dt: float, what: str) -> int:
+    """``time / dt`` rounded: refused when ``time`` is negative or either is not finite."""
+    ratio = time / dt
+    if not (math.isfinite(time) and time >= 0 and math.isfinite(ratio)):
+        raise StlpError(f"{what} = {time!r} with dt = {dt!r} is not a finite number of steps >= 0")
+    return round(ratio)
+
+
+def _checked_seeds(seed: int | Sequence[int], graph: Digraph) -> int | list[int]:
+    """The seed, or the seeds of a batch (a sequence; a ``range`` is measured before it is
+    listed): refused when negative, or when the batch's states would not fit in memory."""
+    if not isinstance(seed, range) and np.ndim(seed) == 0:
+        seeds, single = [int(seed)], True  # type: ignore[arg-type]
+    else:
+        members, arcs = len(seed), len(graph.src)  # type: ignore[arg-type]
+        need = members * (graph.n * NODE_BYTES + arcs * ARC_BYTES)
+        check_memory(need, f"a batch of {members} members on {graph.n} nodes and {arcs} arcs")
+        seeds, single = [int(s) for s in seed], False  # type: ignore[union-attr]
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise StlpError(f"seed {negative[0]} is negative; seeds are integers >= 0")
+    return seeds[0] if single else seeds
+
+
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
@@ -300,11 +324,13 @@ def run(
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
-    steps = steps if steps is not None else round((horizon or task.horizon) / dt)
+    steps = _steps_of(horizon or task.horizon, dt, "horizon") if steps is None else int(steps)
+    if steps < 0:
+        raise StlpError(f"steps = {steps} must be >= 0")
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
-    seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
+    seed = _checked_seeds(seed, graph)
     state = module.init(plan, params, seed)
-    stride = max(1, round(record_every / dt))
+    stride = max(1, _steps_of(record_every, dt, "record_every"))
     outputs = np.flatnonzero(graph.outputs)
     per, fallback = stage_divisor(module), [False]
     first = tabulate(task, np.zeros(1), graph.n, fallback)
@@ -318,6 +344,8 @@ def run(
         )
     module.clamp(0.0, state, plan, given)
     chunk = _chunk_steps(stride, per, graph.n, len(first))
+    table = (chunk * per + 1) * graph.n * max(1, len(first)) * 8
+    check_memory(table, f"dt = {dt:g}: the signals between two records ({record_every:g} apart)")
     parts, done, record = [], 0, None
     start = time.perf_counter()
     with _progress(steps, progress) as bar:
