@@ -241,13 +241,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .checks import verify_model
     from .codegen.driver import compile
     from .display.png import render_png
+    from .files import check_output
     from .graph.digraph import Digraph
     from .options import resolved
     from .symbolic.printing import latex_equations, text_equations
 
     model = _model("stlp")
     options = resolved(_options(model, args))
-    out = Path(args.out)
+    out = check_output(args.out, "--out", directory=True)
     graph = Digraph.from_spec(DEMO_GRAPH)
     action = model.build()
     print(

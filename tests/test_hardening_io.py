@@ -80,6 +80,24 @@ def test_run_lengths_seeds_and_batches_are_checked_before_the_run(flags, problem
     assert time.perf_counter() - start < 30
 
 
+def test_verify_on_a_graph_beyond_its_limit_is_refused_at_once(capsys) -> None:
+    """Once over two minutes on ``complete:300`` (the checks unroll the action over the graph)."""
+    from stlp_sym.checks import MAX_VERIFY_ARCS
+
+    start = time.perf_counter()
+    assert main(["verify", "stlp", "--graph", "complete:300:in=1", "--backend", "numpy"]) == 2
+    assert f"has more than {MAX_VERIFY_ARCS} arcs" in _error_line(capsys)
+    assert time.perf_counter() - start < 30
+
+
+def test_demo_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    start = time.perf_counter()
+    assert main(["demo", "--out", str(tmp_path / "afile"), "--backend", "numpy"]) == 2
+    assert "exists and is not a directory" in _error_line(capsys)
+    assert time.perf_counter() - start < 2
+
+
 def test_generate_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
