@@ -176,12 +176,13 @@ def _check_params(model, options, params: dict[str, float]) -> None:
             )
 
 
-def _parse_seeds(text: str) -> list[int]:
-    """``A:B`` (half-open, as Python's ranges) or ``S1,S2,...``: the seeds of a batch."""
+def _parse_seeds(text: str) -> Sequence[int]:
+    """``A:B`` (half-open, as Python's ranges; kept a range, which ``run`` measures before
+    listing it) or ``S1,S2,...``: the seeds of a batch."""
     try:
         if ":" in text:
             first, _, last = text.partition(":")
-            seeds = list(range(int(first), int(last)))
+            seeds: Sequence[int] = range(int(first), int(last))
         else:
             seeds = [int(item) for item in text.split(",")]
     except ValueError:
@@ -291,13 +292,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .checks import verify_model
     from .codegen.driver import compile
     from .display.png import render_png
+    from .files import check_output
     from .graph.digraph import Digraph
     from .options import resolved
     from .symbolic.printing import latex_equations, text_equations
 
     model = _model("stlp")
     options = resolved(_options(model, args))
-    out = Path(args.out)
+    out = check_output(args.out, "--out", directory=True)
     graph = Digraph.from_spec(DEMO_GRAPH)
     action = model.build()
     print(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from ..errors import StlpError
 
+#: The most runs one sweep may have (each run is a record on disk and a row of the dataset).
+MAX_RUNS = 1_000_000
 #: The most members one batch holds by default (its arrays are ``B`` times a run's).
 MAX_BATCH = 64
 
@@ -61,12 +63,16 @@ def sweep_runs(
     seeds: Sequence[int], params: Mapping[str, Sequence[float]] | None = None, grid: bool = True
 ) -> list[SweepRun]:
     """Every run: each parameter combination crossed with every seed (seeds vary fastest)."""
+    params = dict(params or {})
+    sizes = [len(values) for values in params.values()]
+    count = len(seeds) * (math.prod(sizes) if grid else min(sizes, default=1))
+    if count > MAX_RUNS:
+        raise StlpError(f"a sweep of {count} runs is more than {MAX_RUNS}; sweep fewer values")
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise StlpError("a sweep needs at least one seed (--seeds A:B runs seeds A to B-1)")
     if any(seed < 0 for seed in seeds):
         raise StlpError(f"--seeds: seeds are non-negative integers, got {min(seeds)}")
-    params = dict(params or {})
     combos = parameter_sets(params, grid) if params else [()]
     names = list(params)
     return [
