@@ -189,7 +189,7 @@ def _parse_seeds(text: str) -> Sequence[int]:
         raise StlpError(f"--seeds {text!r}: expected A:B (seeds A to B-1) or S1,S2,...") from None
     if not seeds:
         raise StlpError(f"--seeds {text!r} gives no seed (A:B runs seeds A to B-1)")
-    if min(seeds) < 0:
+    if min(seeds[0], seeds[-1]) < 0 if isinstance(seeds, range) else min(seeds) < 0:
         raise StlpError(f"--seeds {text!r}: a seed must be 0 or more")
     return seeds
 
