@@ -5,11 +5,12 @@ per batch member: a global field and what is computed from it), ``node`` (one va
 ``edge`` (one value per arc). A gather (``x[src]``, ``x[dst]``) is the only move from node to
 edge, a scatter (sum over incoming arcs into ``dst``, over outgoing arcs into ``src``) the only
 move from edge to node; a reduction (sum over every node or every arc) the only move into a
-global, which every node and arc then reads as it reads a parameter. Subexpressions of an edge expression that depend on one end only
-(``c/r * lambda_hat_i * sigma'(a_i)``) are computed on the nodes and gathered once (*hoisting*),
-and CSE runs per domain. Because the moves are explicit, the locality of each output is the
-number of gathers and scatters on its longest path (:attr:`Kernel.hops`); an output that reads
-a global quantity is not local, and :attr:`Kernel.reach` names what it reads.
+global, which every node and arc then reads as it reads a parameter. Subexpressions of an edge
+expression that depend on one end only (``c/r * lambda_hat_i * sigma'(a_i)``) are computed on the
+nodes and gathered once (*hoisting*), and CSE runs per domain. Because the moves are explicit,
+the locality of each output is the number of gathers and scatters on its longest path
+(:attr:`Kernel.hops`); an output that reads a global quantity is not local, and
+:attr:`Kernel.reach` names what it reads.
 
 The kernel records are in :mod:`stlp_sym.codegen.kernel`, their passes in
 :mod:`stlp_sym.codegen.cse` and :mod:`stlp_sym.codegen.schedule`, the lowering of expressions

@@ -239,7 +239,7 @@ class _Lowering:
             outputs=dict(outputs),
             hops={name: hops.get(var, 0) for name, var in outputs.items()},
             domains=dict(output_domains),
-            reach={name: tuple(sorted(reach[var])) for name, var in outputs.items() if var in reach},
+            reach={out: tuple(sorted(reach[var])) for out, var in outputs.items() if var in reach},
         )
 
 
