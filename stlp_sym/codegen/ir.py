@@ -89,6 +89,11 @@ class StepIR:
     fields: tuple[Field, ...] = ()
     clamps: tuple[Clamp, ...] = ()
 
+    @property
+    def global_fields(self) -> tuple[str, ...]:
+        """The global fields (their values carry no node or arc axis)."""
+        return tuple(f.name for f in self.fields if f.domain == "global")
+
 
 def state_chains(orders: Mapping[str, int], action: Action) -> dict[str, list[str]]:
     """Field -> its chain of state names (``["w", "w_d1"]``); fields of order 0 have none."""

@@ -20,7 +20,7 @@ from ..options import Options
 from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
-from .loops import LoopKernel, loop_kernel, wrapper_result
+from .loops import LoopKernel, lead_line, loop_kernel, wrapper_result
 from .module_parts import clamp_entries, entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
@@ -76,17 +76,6 @@ def _scalar_valued(kernel: Kernel) -> set[str]:
     return scalars
 
 
-def lead_line(jet: str, globals_: tuple[str, ...]) -> str:
-    """``_lead = batch_shape(...)``: the batch's leading axes, global fields skipped."""
-    skip = f", {globals_!r}" if globals_ else ""
-    return f"_lead = batch_shape({jet}{skip})"
-
-
-def global_fields(ir: StepIR) -> tuple[str, ...]:
-    """The action's global fields (their values carry no node or arc axis)."""
-    return tuple(f.name for f in ir.fields if f.domain == "global")
-
-
 def _kernel_context(kernel: Kernel, function: str, doc: str, globals_: tuple[str, ...]) -> dict:
     """Signature, body and result of one kernel function of the module; ``globals_`` are the
     action's global fields (their values carry no node or arc axis)."""
@@ -135,10 +124,12 @@ def _decay_context(ir: StepIR) -> dict:
     }
 
 
-def _loop_context(kernel: Kernel, function: str, doc: str) -> tuple[dict, str]:
+def _loop_context(
+    kernel: Kernel, function: str, doc: str, globals_: tuple[str, ...]
+) -> tuple[dict, str]:
     """The numba backend's kernel: a wrapper of the NumPy kernel's signature around the
     compiled loops (whose source is returned second)."""
-    loops = loop_kernel(kernel, function)
+    loops = loop_kernel(kernel, function, globals_)
     context = {
         "function": function,
         "arguments": "t, _jet, _plan, _p, _sig, _scale=1.0",
@@ -177,18 +168,18 @@ def _kernels(
         printed.append((ir.energy, "_energy_kernel", "L and H per node and arc."))
     if ir.el is not None:
         printed.append((ir.el, "_el_kernel", "P0 and P1 per field."))
-    kernels, compiled = [], []
+    kernels, compiled, globals_ = [], [], ir.global_fields
     for kernel, function, doc in printed:
         if backend == "numba":
-            context, source = _loop_context(kernel, function, doc)
+            context, source = _loop_context(kernel, function, doc, globals_)
             kernels.append(context)
             compiled.append(source)
             if chunked and function == "_rhs_kernel":
-                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function))
+                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function, globals_))
                 compiled.append(steps)
                 kernels.append(chunk)
         else:
-            kernels.append(_kernel_context(kernel, function, doc, global_fields(ir)))
+            kernels.append(_kernel_context(kernel, function, doc, globals_))
     kernels.insert(1, _decay_context(ir))
     return kernels, compiled
 

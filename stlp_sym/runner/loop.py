@@ -61,7 +61,18 @@ def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: i
     name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
     if info["domain"] == "edge":
         return f"field {name} on arc {plan['src'][index]} -> {plan['dst'][index]}"
+    if info["domain"] == "global":
+        return f"global field {name}"
     return f"field {name} on node {index}"
+
+
+def _batch_lead(module: ModuleType, state: dict) -> tuple:
+    """The member axes of ``state``: a node or arc state's shape but its last axis (a global
+    state's whole shape when there is nothing else)."""
+    for name, value in state.items():
+        if module.STATES[name]["domain"] != "global":
+            return value.shape[:-1]
+    return np.shape(next(iter(state.values())))
 
 
 @dataclass
@@ -235,7 +246,7 @@ def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
 def _new_record(
     module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
 ) -> dict:
-    lead = next(iter(state.values())).shape[:-1]
+    lead = _batch_lead(module, state)
     observed = "x" if "x" in state else None
     weights = [
         name
