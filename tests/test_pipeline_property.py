@@ -80,7 +80,7 @@ def products(draw, quantities, linear=(), count=(1, 3)):
 def models(draw):
     """The TOML text of a plausible model file."""
     has = {name: draw(st.booleans()) for name in ("y", "w", "lam", "u", "z")}
-    has["g"] = draw(rarely)  # a global field: code generation refuses it
+    has["g"] = draw(rarely)  # a global field, read by every node and arc
     fields = {"x": '"node"'}
     if has["y"]:
         role = draw(st.sampled_from(["all", "hidden", "free", "output"]))
@@ -95,7 +95,7 @@ def models(draw):
     nodes = ["x", "y"] if has["y"] else ["x"]
     signals = [s for s in ("u", "z") if has[s]]
     clamps = ['x = "u"'] if has["u"] and draw(st.booleans()) else []
-    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else [])
+    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else []) + (["g"] if has["g"] else [])
     edge_v = ["Dt(w)"] if has["w"] else []  # (a neighbour's velocity in an aggregate: nonlocal)
     aggregates = {}
     for name in ("a", "b")[: draw(st.integers(0, 2))]:
@@ -118,7 +118,7 @@ def models(draw):
         edge += ["w**2/2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
         terms["edge"] = f"{phi}({' + '.join(edge)})"
     if has["g"]:
-        terms["global"] = "Dt(g)**2/2 + g**2/2"
+        terms["global"] = f"{phi}(Dt(g)**2/2 + g**2/2 + {draw(products(['g'], count=(1, 1)))})"
     options = {
         "flip": draw(st.booleans()),
         "normalise": draw(st.booleans()),
