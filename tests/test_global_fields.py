@@ -341,3 +341,28 @@ def test_the_leaky_tracker_runs_from_the_command_line_to_a_score(capsys, tmp_pat
     assert np.isfinite(score)
     with np.load(tmp_path / "trace.npz") as saved:
         assert np.all(np.isfinite(saved["lagrangian"]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_of_global_fields_only_conserves_its_energy(backend: str) -> None:
+    """A pendulum as one global field (no node or arc field): its states are ``()`` (``(B,)`` in
+    a batch) and RK4 conserves ``H = g'^2/2 - k cos g`` (computed by hand here) to 1e-9."""
+    g = fn("g")
+    k = sp.Symbol("k")
+    action = Action(
+        name="global-pendulum",
+        fields=(Field("g", "global"),),
+        parameters=(Parameter("k", 2.0),),
+        global_=g.diff(t) ** 2 / 2 + k * sp.cos(g),
+    )
+    module = build(action, replace(MECHANICS, backend=backend))
+    graph = _graph("chain:3")
+    plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    state = module.init(plan, None, [0, 1])
+    state["g"][...] = [0.5, 1.0]
+    assert state["g"].shape == state["g_d1"].shape == (2,)
+    for step in range(1000):
+        module.step(step * DT, 10 * DT, state, plan, None, lambda time: {})
+    energy = state["g_d1"] ** 2 / 2 - 2.0 * np.cos(state["g"])
+    np.testing.assert_allclose(energy, -2.0 * np.cos([0.5, 1.0]), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(module.hamiltonian(10.0, state, plan, None, {}), energy, atol=1e-12)
