@@ -276,8 +276,10 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
             *("    " + line for line in body),
         ]
     )
-    wrapper = _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
-    wrapper[0] = lead_line("_jet", globals_)
+    wrapper = [
+        lead_line("_jet", globals_),
+        *_wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps),
+    ]
     results = {
         out: f"_o_{var}" if var in outputs else f"_f_{out}" for out, var in kernel.outputs.items()
     }
@@ -285,11 +287,11 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
 
 
 def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps) -> list[str]:
-    """The lines of the NumPy-signature function that calls the compiled loops; its outputs
-    and temporaries are work arrays of the plan (allocated once per plan and batch size)."""
+    """The lines of the NumPy-signature function that calls the compiled loops (after the line
+    of ``_lead``); its outputs and temporaries are work arrays of the plan (allocated once per
+    plan and batch size)."""
     sizes = {"node": "_plan['n']", "edge": "_plan['m']", "global": "1"}
     lines = [
-        "_lead = batch_shape(_jet)",
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
         f"_P = param_rows(_p, {params!r}, _rows)",
