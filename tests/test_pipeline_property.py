@@ -77,10 +77,10 @@ def products(draw, quantities, linear=(), count=(1, 3)):
 
 
 @st.composite
-def models(draw):
-    """The TOML text of a plausible model file."""
+def models(draw, with_global: bool = False):
+    """The TOML text of a plausible model file (``with_global``: always with a global field)."""
     has = {name: draw(st.booleans()) for name in ("y", "w", "lam", "u", "z")}
-    has["g"] = draw(rarely)  # a global field: code generation refuses it
+    has["g"] = draw(rarely) or with_global  # a global field, read by every node and arc
     fields = {"x": '"node"'}
     if has["y"]:
         role = draw(st.sampled_from(["all", "hidden", "free", "output"]))
@@ -95,7 +95,7 @@ def models(draw):
     nodes = ["x", "y"] if has["y"] else ["x"]
     signals = [s for s in ("u", "z") if has[s]]
     clamps = ['x = "u"'] if has["u"] and draw(st.booleans()) else []
-    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else [])
+    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else []) + (["g"] if has["g"] else [])
     edge_v = ["Dt(w)"] if has["w"] else []  # (a neighbour's velocity in an aggregate: nonlocal)
     aggregates = {}
     for name in ("a", "b")[: draw(st.integers(0, 2))]:
@@ -118,7 +118,7 @@ def models(draw):
         edge += ["w**2/2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
         terms["edge"] = f"{phi}({' + '.join(edge)})"
     if has["g"]:
-        terms["global"] = "Dt(g)**2/2 + g**2/2"
+        terms["global"] = f"{phi}(Dt(g)**2/2 + g**2/2 + {draw(products(['g'], count=(1, 1)))})"
     options = {
         "flip": draw(st.booleans()),
         "normalise": draw(st.booleans()),
@@ -249,10 +249,24 @@ def test_every_model_is_refused_cleanly_or_runs_and_passes_the_identities(
         signal.signal(signal.SIGALRM, previous)
 
 
+@settings(max_examples=max(1, EXAMPLES // 8), deadline=None, derandomize=not RANDOM,
+          database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(text=models(with_global=True), spec=graphs)
+def test_every_model_with_a_global_field_is_refused_cleanly_or_runs(
+    text: str, spec: str, tmp_path
+) -> None:
+    """As above, every model with a global field (read by the node and edge terms and the
+    aggregates, with a term of its own), so that global fields are drawn whatever the seed."""
+    DRAWN["with a global field"] += 1
+    test_every_model_is_refused_cleanly_or_runs_and_passes_the_identities.hypothesis.inner_test(
+        text=text, spec=spec, tmp_path=tmp_path
+    )
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _print_what_was_drawn():
     yield
     refused = sum(REFUSALS.values())
-    print(f"\n{DRAWN['models']} models drawn; ran: {dict(OUTCOMES)}; refused {refused}:")
+    print(f"\n{dict(DRAWN)} models drawn; ran: {dict(OUTCOMES)}; refused {refused}:")
     for text, count in REFUSALS.most_common():
         print(f"  {count:3d}  {text}")

@@ -83,12 +83,13 @@ class Context:
     def solve(self, time: float, state: Mapping[str, np.ndarray]) -> Solved:
         """The module's ``rhs`` at ``time`` on a copy of ``state`` (``rhs`` clamps in place),
         and the multipliers an exact-policy module solved for; copies (``rhs`` may return
-        work buffers that its next call overwrites)."""
+        work buffers that its next call overwrites), each rate shaped like its state (the checks
+        hold a global field as one entry, ``(1,)``, where the module's rate has shape ``()``)."""
         copy = {n: np.array(v, dtype=float) for n, v in state.items()}
         rates = self.module.rhs(time, copy, self.plan, self.params, self.signals_at(time))
         multipliers = self.plan.get("multipliers", {})
         return Solved(
-            {n: np.array(v, dtype=float) for n, v in rates.items()},
+            {n: np.array(v, dtype=float).reshape(np.shape(copy[n])) for n, v in rates.items()},
             {n: np.array(v, dtype=float) for n, v in multipliers.items()},
         )
 

@@ -9,7 +9,7 @@ the compiled function's source and the lines of its Python adapter ``_euler_chun
 from __future__ import annotations
 
 from .ir import StepIR
-from .loops import LoopKernel
+from .loops import LoopKernel, lead_line
 
 
 def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, list[str], str]:
@@ -17,7 +17,7 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
     compiled rhs."""
     states = [s.name for s in ir.states]
     domain = {s.name: s.domain for s in ir.states}
-    size = {name: "_n" if domain[name] == "node" else "_m" for name in states}
+    size = {name: {"node": "_n", "edge": "_m", "global": "1"}[domain[name]] for name in states}
     tops: dict[str, list[str]] = {}
     for s in ir.states:
         tops.setdefault(s.field, []).append(s.name)
@@ -99,7 +99,7 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
     )
     params = [v for v, (_, source, _) in rhs.inputs.items() if source == "param"]
     adapter = [
-        "_lead = batch_shape(state)",
+        lead_line("state", ir.global_fields),
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
         f"_P = param_rows(p, {params!r}, _rows)",
@@ -109,7 +109,10 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
         adapter.append(f'{v} = _plan["roles"]["{rhs.inputs[v][2]}"]')
     for name in states:
         sized = "_plan['n']" if domain[name] == "node" else "_plan['m']"
-        adapter.append(f'S_{name} = as_rows(state["{name}"], _rows, {sized})')
+        if domain[name] == "global":  # a view: the compiled steps update the state in place
+            adapter.append(f'S_{name} = global_rows(state["{name}"], _rows)')
+        else:
+            adapter.append(f'S_{name} = as_rows(state["{name}"], _rows, {sized})')
     adapter.append(f"_present = table_signals(table, {signals!r}, _plan['n'])")
     for g in signals:
         adapter.append(f'T_{g} = _present["{g}"]')

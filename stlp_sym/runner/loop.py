@@ -63,6 +63,8 @@ def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: i
     if info["domain"] == "edge":
         ends = (_node_id(graph, plan["src"][index]), _node_id(graph, plan["dst"][index]))
         return f"field {name} on arc {ends[0]} -> {ends[1]}"
+    if info["domain"] == "global":
+        return f"global field {name}"
     return f"field {name} on node {_node_id(graph, index)}"
 
 
@@ -70,6 +72,15 @@ def _node_id(graph: Digraph, node: int) -> str:
     """The id of node number ``node`` as the graph file spells it (quoted when a string)."""
     label = graph.labels[int(node)]
     return repr(label) if isinstance(label, str) else str(label)
+
+
+def _batch_lead(module: ModuleType, state: dict) -> tuple:
+    """The member axes of ``state``: a node or arc state's shape but its last axis (a global
+    state's whole shape when there is nothing else)."""
+    for name, value in state.items():
+        if module.STATES[name]["domain"] != "global":
+            return value.shape[:-1]
+    return np.shape(next(iter(state.values())))
 
 
 @dataclass
@@ -291,7 +302,7 @@ def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
 def _new_record(
     module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
 ) -> dict:
-    lead = next(iter(state.values())).shape[:-1]
+    lead = _batch_lead(module, state)
     observed = "x" if "x" in state else None
     weights = [
         name

@@ -13,7 +13,7 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
-from .loop import record_row, table_row
+from .loop import divergence_site, record_row, table_row
 from .params import merged_params
 
 
@@ -34,6 +34,15 @@ def as_rows(value, rows, size) -> np.ndarray:
     if value.shape == (rows, size) and value.flags.c_contiguous:
         return value
     return np.ascontiguousarray(np.broadcast_to(value, (rows, size)))
+
+
+def global_rows(value, rows) -> np.ndarray:
+    """A global value (``()`` unbatched, ``(B,)`` for a batch) as a ``(rows, 1)`` column, a
+    view of it when it has one value per row (a state updated in place stays one)."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.size == rows and value.flags.c_contiguous:
+        return value.reshape(rows, 1)
+    return np.ascontiguousarray(np.broadcast_to(value.reshape(-1, 1), (rows, 1)))
 
 
 def signal_rows(value, rows) -> np.ndarray:
@@ -116,14 +125,8 @@ def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model)
         taken = model["chunk"](t0, dt, done, count, state, plan, p, table, record["limit"], info)
         if info[4] > 0:
             name = list(state)[int(info[1])]
-            size = state[name].shape[-1]
-            record["diverged"] = {
-                "t": float(info[0]),
-                "state": name,
-                "member": int(info[2]) // size if state[name].ndim > 1 else None,
-                "index": int(info[2]) % size,
-                "value": float(info[3]),
-            }
+            site = divergence_site(float(info[0]), state, name, int(info[2]), float(info[3]), model)
+            record["diverged"] = site
             return done + taken
         done += count
         if done % stride == 0 or (record["final"] and done == steps):

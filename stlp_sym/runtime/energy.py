@@ -8,7 +8,7 @@ adds it from the rates (and, under the exact policy, the solved multipliers).
 import numpy as np
 
 from .params import merged_params
-from .plan import batch_shape
+from .plan import batch_shape, global_fields_of
 from .rates import rates_of
 
 
@@ -23,14 +23,15 @@ def jet_with_tops(t, state, plan, p, signals, model) -> dict:
 
 
 def energy_sum(t, state, plan, params, signals, model, which):
-    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
-    float, or one per member ``(B,)`` for a batch."""
+    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, plus the global term where
+    there is one, divided by the factor: a float, or one per member ``(B,)`` for a batch."""
     p = merged_params(params, model["params"])
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )
-    lead = batch_shape(state)
+    lead = batch_shape(state, global_fields_of(model))
     total = np.sum(out[which + "_node"], axis=-1) + np.sum(out[which + "_edge"], axis=-1)
+    total = total + out.get(which + "_global", 0.0)
     return float(total) if lead == () else np.broadcast_to(total, lead).copy()
 
 

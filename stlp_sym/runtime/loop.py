@@ -46,6 +46,18 @@ def first_divergence(state, limit):
     return None
 
 
+def divergence_site(t, state, name, flat, value, model) -> dict:
+    """Where a run diverged: ``flat`` indexes state ``name`` flattened; a batch's member is its
+    row (a global state has one value per member and no index of its own)."""
+    values = state[name]
+    if model["states"][name]["domain"] == "global":
+        member, index = (flat if values.ndim else None), 0
+    else:
+        size = values.shape[-1]
+        member, index = (flat // size if values.ndim > 1 else None), flat % size
+    return {"t": t, "state": name, "member": member, "index": index, "value": value}
+
+
 def record_row(t, state, plan, params, signals, record, model) -> None:
     """Write one row of ``record["rows"]`` at time ``t`` and keep the state as the last good."""
     rows, i = record["rows"], record["count"]
@@ -86,16 +98,7 @@ def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> 
         t = t0 + (k + 1) * dt
         found = first_divergence(state, record["limit"])
         if found is not None:
-            name, index, value = found
-            size = state[name].shape[-1]
-            member = index // size if state[name].ndim > 1 else None
-            record["diverged"] = {
-                "t": t,
-                "state": name,
-                "member": member,
-                "index": index % size,
-                "value": value,
-            }
+            record["diverged"] = divergence_site(t, state, *found, model)
             return k + 1
         if (k + 1) % record["stride"] == 0 or (record["final"] and k + 1 == steps):
             record_row(t, state, plan, params, table_row(table, (k + 1) * per), record, model)
