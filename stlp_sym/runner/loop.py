@@ -17,6 +17,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
@@ -25,8 +26,10 @@ from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError, StlpWarning
 from ..graph.digraph import Digraph
 from ..runtime.sparse import sparse_solve
+from .checkpoint import Checkpoint
+from .monitors import Monitor, Resolved, base_stride, resolve_all
 from .tasks import Task
-from .trace import DIVERGENCE, Divergence, Trace, locate
+from .trace import DIVERGENCE, Divergence, Series, Trace, locate
 
 
 def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
@@ -126,38 +129,131 @@ def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
     return stride * max(1, min(CHUNK_STEPS, fit) // stride)
 
 
-def _new_record(
-    module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
-) -> dict:
-    lead = next(iter(state.values())).shape[:-1]
-    observed = "x" if "x" in state else None
-    weights = [
-        name
-        for name, info in module.STATES.items()
-        if info["domain"] == "edge" and info["order"] == 0
-    ]
-    per_row = (rows, *lead)
+def _chunk_end(done: int, steps: int, chunk: int, checkpoint_every: int | None) -> int:
+    """The step at which the chunk starting at ``done`` ends: the next multiple of ``chunk``
+    or of ``checkpoint_every``, or ``steps``. Boundaries on this fixed grid make a resumed run
+    take the same chunks, hence the same numbers, as a run never stopped."""
+    end = min(steps, (done // chunk + 1) * chunk)
+    if checkpoint_every:
+        end = min(end, (done // checkpoint_every + 1) * checkpoint_every)
+    return end
+
+
+@dataclass
+class _Recorder:
+    """The monitors of a run, and their records gathered chunk by chunk."""
+
+    monitors: list[Resolved]
+    stride: int
+    lead: tuple[int, ...]
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+    def record(self, done: int, count: int, final: bool, state: dict) -> dict:
+        """The run loop's ``record`` for the chunk of ``count`` steps after ``done``."""
+        entries = [m.entry(count // m.every + 2, self.lead, self.stride) for m in self.monitors]
+        return {
+            "stride": self.stride,
+            "start": done == 0,
+            "final": final,
+            "row": done // self.stride + (0 if done == 0 else 1),
+            "limit": DIVERGENCE,
+            "monitors": entries,
+            "good": {name: value.copy() for name, value in state.items()},
+            "diverged": None,
+        }
+
+    def keep(self, record: dict) -> None:
+        """Keep the rows a chunk wrote."""
+        for monitor, entry in zip(self.monitors, record["monitors"], strict=True):
+            count = entry["count"]
+            self.parts.setdefault(monitor.name, []).append(
+                (entry["t"][:count].copy(), entry["values"][:count].copy())
+            )
+
+    def gathered(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each monitor's ``(t, values)`` so far."""
+        out = {}
+        for monitor in self.monitors:
+            parts = self.parts.get(monitor.name) or [
+                (np.zeros(0), monitor.entry(0, self.lead, self.stride)["values"])
+            ]
+            out[monitor.name] = tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+        return out
+
+    def series(self) -> dict[str, Series]:
+        """The :class:`~stlp_sym.runner.trace.Series` of every monitor."""
+        gathered = self.gathered()
+        return {
+            m.name: Series(*gathered[m.name], m.spec, m.every, m.dim, m.labels)
+            for m in self.monitors
+        }
+
+
+def provenance(
+    module: ModuleType, graph: Digraph, params: dict, dt: float, seed: object
+) -> dict[str, object]:
+    """What a trace records of how it was made: model, options, cache key, graph, parameters,
+    ``dt``, seed and versions (the module's own, as generated, and NumPy's at run time)."""
+    arcs = [[graph.labels[s], graph.labels[d]] for s, d in zip(graph.src, graph.dst, strict=True)]
     return {
-        "stride": stride,
-        "start": False,
-        "final": False,
-        "nodes": outputs,
-        "state": observed,
-        "signal": "z",
-        "weights": weights,
-        "limit": DIVERGENCE,
-        "rows": {
-            "t": np.zeros(rows),
-            "output": np.zeros((*per_row, outputs.size)),
-            "reference": np.zeros((*per_row, outputs.size)),
-            "lagrangian": np.full(per_row, np.nan),
-            "hamiltonian": np.full(per_row, np.nan),
-            "weight_norm": np.zeros(per_row),
+        "model": getattr(module, "MODEL_NAME", ""),
+        "options": dict(module.OPTIONS),
+        "cache_key": getattr(module, "_KEY", ""),
+        "graph": {
+            "name": graph.name,
+            "n": graph.n,
+            "labels": list(graph.labels),
+            "arcs": arcs,
+            "inputs": np.flatnonzero(graph.inputs).tolist(),
+            "outputs": np.flatnonzero(graph.outputs).tolist(),
         },
-        "count": 0,
-        "good": {name: value.copy() for name, value in state.items()},
-        "diverged": None,
+        "params": {k: np.asarray(v).tolist() for k, v in params.items()},
+        "dt": dt,
+        "seed": seed,
+        "versions": {**getattr(module, "VERSIONS", {}), "numpy": np.__version__},
     }
+
+
+def _frozen(module: ModuleType, freeze: Sequence[str]) -> list[str]:
+    """The states held fixed: every state of a frozen field, or a state named directly."""
+    states = []
+    for name in freeze:
+        chain = [s for s, info in module.STATES.items() if info["field"] == name]
+        if not chain and name not in module.STATES:
+            fields = sorted({info["field"] for info in module.STATES.values()})
+            raise StlpError(
+                f"--freeze {name!r}: not a field or state of this model; its fields: "
+                f"{', '.join(fields)}"
+            )
+        states += chain or [name]
+    return states
+
+
+def _start_state(module: ModuleType, plan: dict, params: dict, seed, given) -> dict:
+    """``init``'s state, or a copy of ``given`` checked against it (names and shapes)."""
+    state = module.init(plan, params, seed)
+    if given is None:
+        return state
+    if set(given) != set(state):
+        raise StlpError(
+            f"state= has the entries {sorted(given)}; this model and graph need {sorted(state)}"
+        )
+    for name, value in state.items():
+        if np.shape(given[name]) != value.shape:
+            raise StlpError(
+                f"state[{name!r}] has shape {np.shape(given[name])}; expected {value.shape}"
+            )
+    return {name: np.array(given[name], dtype=float) for name in state}
+
+
+def _check_signals(module: ModuleType, task: Task, given: dict) -> None:
+    missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
+    if missing:
+        raise StlpError(
+            f"the model reads the signal(s) {missing}, which task {task.name!r} does not "
+            f"provide (it gives {sorted(given)}); a derivative NAME_dK is needed where the "
+            "equations differentiate a signal: give signals(t) that provide it"
+        )
 
 
 def run(
@@ -171,6 +267,13 @@ def run(
     seed: int | Sequence[int] = 0,
     record_every: float = 0.05,
     progress: bool = True,
+    monitor: Sequence[str | Monitor] = (),
+    freeze: Sequence[str] = (),
+    state: dict[str, np.ndarray] | None = None,
+    checkpoint_every: int | None = None,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    resume: Checkpoint | None = None,
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
@@ -180,6 +283,15 @@ def run(
     ``(K, n)``) and the module's ``run_steps`` takes the chunk. Stops early, keeping the last
     good state, when a state exceeds :data:`DIVERGENCE`. A sequence of seeds runs a batch (a
     parameter may then be one value per member): the trace has a member axis after time.
+
+    ``monitor`` adds monitors (:mod:`~stlp_sym.runner.monitors`, e.g. ``"w@2->1"``,
+    ``"L@nodes"``, ``"x:every=10"``) to the default ones (outputs, targets, ``L``, ``H``, the
+    weights' norm, every ``record_every``); ``freeze`` names fields (or states) whose states no
+    step changes; ``state`` replaces the initial state (``init``'s, whose names and shapes it
+    must have). Every ``checkpoint_every`` steps (rounded up to the record interval)
+    ``on_checkpoint`` receives a :class:`~stlp_sym.runner.checkpoint.Checkpoint`;
+    ``run(..., resume=checkpoint)`` continues it, bit for bit. ``stop()`` is asked between two
+    chunks; when it says True the run ends there (``trace.interrupted``).
     """
     if not isinstance(task, Task):
         task = Task("signals", task)
@@ -188,42 +300,46 @@ def run(
         module.set_solver(sparse_solve)
     steps = steps if steps is not None else round((horizon or task.horizon) / dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    plan["frozen"] = _frozen(module, freeze)
     seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
-    state = module.init(plan, params, seed)
-    stride = max(1, round(record_every / dt))
-    outputs = np.flatnonzero(graph.outputs)
+    state = _start_state(module, plan, params, seed, resume.state if resume else state)
+    every = max(1, round(record_every / dt))
+    monitors = resolve_all(list(monitor), module, graph, plan, every)
+    stride = base_stride(monitors)
+    recorder = _Recorder(monitors, stride, next(iter(state.values())).shape[:-1])
+    if checkpoint_every:
+        checkpoint_every = -(-int(checkpoint_every) // stride) * stride
     per, fallback = stage_divisor(module), [False]
     first = tabulate(task, np.zeros(1), graph.n, fallback)
-    given = {name: value[0] for name, value in first.items()}
-    missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
-    if missing:
-        raise StlpError(
-            f"the model reads the signal(s) {missing}, which task {task.name!r} does not "
-            f"provide (it gives {sorted(given)}); a derivative NAME_dK is needed where the "
-            "equations differentiate a signal: give signals(t) that provide it"
-        )
-    module.clamp(0.0, state, plan, given)
+    _check_signals(module, task, {name: value[0] for name, value in first.items()})
+    module.clamp(0.0, state, plan, {name: value[0] for name, value in first.items()})
     chunk = _chunk_steps(stride, per, graph.n, len(first))
-    parts, done, record = [], 0, None
-    start = time.perf_counter()
-    with _progress(steps, progress) as bar:
-        while done < steps or done == 0:
-            count = min(chunk, steps - done)
-            t0 = done * dt
-            times = t0 + np.arange(count * per + 1) * (dt / per)
+    done, seconds, record, interrupted = 0, 0.0, None, False
+    if resume is not None:
+        done, seconds = resume.steps, resume.seconds
+        recorder.parts = {name: [part] for name, part in resume.series.items()}
+    with _progress(steps - done, progress) as bar:
+        while done < steps or (done == 0 and record is None):
+            if stop is not None and record is not None and stop():
+                interrupted = True
+                break
+            end = _chunk_end(done, steps, chunk, checkpoint_every)
+            t0, count = done * dt, end - done
+            times = (done * per + np.arange(count * per + 1)) * (dt / per)
             table = {"per_step": per, "signals": tabulate(task, times, graph.n, fallback)}
-            record = _new_record(module, state, outputs, count // stride + 2, stride)
-            record.update(start=done == 0, final=done + count == steps)
+            record = recorder.record(done, count, end == steps, state)
+            start = time.perf_counter()
             taken = module.run_steps(t0, dt, count, state, plan, params, table, record)
-            parts.append({name: rows[: record["count"]] for name, rows in record["rows"].items()})
+            seconds += time.perf_counter() - start
+            recorder.keep(record)
             done += taken
             bar.update(taken)
             if record["diverged"] is not None or count == 0:
                 break
-    elapsed = (time.perf_counter() - start) / max(1, done)
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+            if on_checkpoint and checkpoint_every and done % checkpoint_every == 0 and done < steps:
+                on_checkpoint(Checkpoint(done, state, recorder.gathered(), seconds))
     diverged = None
-    if record["diverged"] is not None:
+    if record is not None and record["diverged"] is not None:
         found = record["diverged"]
         where = locate(module, graph, plan, found["state"], found["index"])
         diverged = Divergence(
@@ -232,13 +348,12 @@ def run(
     # a chunk starts at a record point, so its ``good`` starts as the last recorded state
     good = record["good"] if diverged else state
     return Trace(
-        columns["t"],
-        columns["output"],
-        columns["reference"],
-        columns["lagrangian"],
-        columns["hamiltonian"],
-        columns["weight_norm"],
+        recorder.series(),
         good,
-        elapsed,
+        seconds / max(1, done - (resume.steps if resume else 0)),
         diverged,
+        meta=provenance(module, graph, params, dt, seed),
+        steps=done,
+        interrupted=interrupted,
+        members=len(seed) if isinstance(seed, list) else None,
     )

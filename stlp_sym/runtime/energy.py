@@ -22,6 +22,23 @@ def jet_with_tops(t, state, plan, p, signals, model) -> dict:
     return jet
 
 
+def energy_parts(t, state, plan, params, signals, model) -> dict:
+    """``L`` and ``H`` per node and per arc, divided by the factor: ``L_node``, ``H_node``
+    (node arrays) and ``L_edge``, ``H_edge`` (edge arrays, in the plan's arc order), with a
+    member axis first for a batch."""
+    p = merged_params(params, model["params"])
+    out = model["energy_kernel"](
+        t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
+    )
+    lead = batch_shape(state)
+    sizes = {"node": plan["n"], "edge": plan["m"]}
+    return {
+        f"{which}_{domain}": np.broadcast_to(out[f"{which}_{domain}"], (*lead, size)).copy()
+        for which in ("L", "H")
+        for domain, size in sizes.items()
+    }
+
+
 def energy_sum(t, state, plan, params, signals, model, which):
     """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
     float, or one per member ``(B,)`` for a batch."""
