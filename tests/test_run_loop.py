@@ -66,6 +66,7 @@ def test_run_steps_records_every_stride_and_stops_at_a_divergence(module) -> Non
         "per_step": 1,
         "signals": {"u": np.zeros((steps + 1, n)), "z": np.ones((steps + 1, n))},
     }
+
     def monitor(source, name, index, width):
         shape = (8, width) if width else (8,)
         return {"source": source, "name": name, "index": index, "every": 1,
@@ -83,9 +84,7 @@ def test_run_steps_records_every_stride_and_stops_at_a_divergence(module) -> Non
     assert output["count"] == 4  # t = 0, 0.4, 0.8 and the final 1.0
     np.testing.assert_allclose(output["t"][:4], [0.0, 0.4, 0.8, 1.0])
     assert reference["values"][1].tolist() == [1.0] * n
-    assert norm["values"][0] == pytest.approx(
-        math.sqrt(np.sum(record["good"]["w"] ** 2)), rel=0.5
-    )
+    assert norm["values"][0] == pytest.approx(math.sqrt(np.sum(record["good"]["w"] ** 2)), rel=0.5)
     # every second record point (t = 0, 0.8) and the closing record (t = 1.0)
     np.testing.assert_allclose(every2["t"][: every2["count"]], [0.0, 0.8, 1.0])
     np.testing.assert_array_equal(every2["values"][2], state["w"][[0, 2]])

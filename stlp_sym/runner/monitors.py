@@ -218,7 +218,8 @@ def resolve(
 ) -> Resolved:
     """``monitor`` on ``module`` and ``graph``; ``every``: the run's record interval (steps)."""
     what, steps = monitor.what, monitor.every or every
-    common = {"name": monitor.key(), "spec": str(monitor), "every": steps}
+    spec = str(replace(monitor, name=None))
+    common = {"name": monitor.key(), "spec": spec, "every": steps}
     if what.startswith("|"):
         names = [name.strip() for name in what.strip("|").split(",")]
         _check_names(monitor, module, names, states_only=True)

@@ -229,6 +229,7 @@ def _dataset(trace: Trace):
         interrupted=int(trace.interrupted),
         diverged=json.dumps(None if trace.diverged is None else asdict(trace.diverged)),
         extra=json.dumps({k: v for k, v in trace.meta.items() if k not in PROVENANCE}),
+        series=json.dumps(list(trace.series)),
     )
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -245,6 +246,11 @@ def _meta(attrs: dict) -> dict:
         meta[key] = value.item() if isinstance(value, np.generic) else value
     meta.update(json.loads(attrs.get("extra", "{}")))
     return meta
+
+
+def _position(order: list[str]):
+    """Sort key: a name's place in ``order`` (names not in it after, alphabetically)."""
+    return lambda name: (order.index(name), "") if name in order else (len(order), name)
 
 
 def _read(path: Path) -> dict:
@@ -272,8 +278,9 @@ def _read(path: Path) -> dict:
         )
     attrs = dataset.attrs
     diverged = json.loads(attrs["diverged"])
+    order = json.loads(attrs.get("series", "[]"))
     return {
-        "series": series,
+        "series": {name: series[name] for name in sorted(series, key=_position(order))},
         "state": state,
         "seconds_per_step": float(attrs["seconds_per_step"]),
         "diverged": None if diverged is None else Divergence(**diverged),

@@ -69,10 +69,12 @@ def record_row(t, state, plan, params, signals, record, model) -> None:
     the last good."""
     row, closing = record["row"], record.get("closing", False)
     due = [m for m in record["monitors"] if closing or row % m["every"] == 0]
+    # energies last: computing them sets the clamped entries from the signals at t
+    due.sort(key=lambda m: m["source"] == "energy")
     energies = None
-    if "energy_kernel" in model and any(m["source"] == "energy" for m in due):
-        energies = energy_parts(t, state, plan, params, signals, model)
     for monitor in due:
+        if monitor["source"] == "energy" and energies is None and "energy_kernel" in model:
+            energies = energy_parts(t, state, plan, params, signals, model)
         missing = (monitor["source"] == "energy" and energies is None) or (
             monitor["source"] == "signal" and monitor["name"] not in signals
         )  # a module generated without energies, a signal the task lacks: NaN rows
