@@ -82,6 +82,11 @@ def _progress(total: int, enabled: bool):
 #: At most this many steps a chunk of ``run_steps`` (and this many bytes of signal table).
 CHUNK_STEPS = 100_000
 TABLE_BYTES = 64 * 2**20
+#: ... and at most this much work, in node and arc updates (steps times ``n + |A|``, plus
+#: :data:`STEP_OVERHEAD` a step for the Python around it): a chunk's time is bounded, so that
+#: Ctrl-C, which is honoured between chunks, stops a run soon on any graph.
+CHUNK_WORK = 2**24
+STEP_OVERHEAD = 2000
 
 
 def stage_divisor(module: ModuleType) -> int:
@@ -123,10 +128,13 @@ def tabulate(task: Task, times: np.ndarray, n: int, fallback: list[bool]) -> dic
     return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
 
 
-def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
-    """Steps a chunk: a multiple of ``stride``, with a table of at most :data:`TABLE_BYTES`."""
+def _chunk_steps(stride: int, per: int, n: int, signals: int, arcs: int = 0) -> int:
+    """Steps a chunk: a multiple of ``stride``, with a table of at most :data:`TABLE_BYTES`
+    and at most :data:`CHUNK_WORK` updates (from the sizes only, so that chunks, and hence a
+    resumed run's numbers, do not depend on the machine's speed)."""
     fit = TABLE_BYTES // (8 * per * max(1, n) * max(1, signals))
-    return stride * max(1, min(CHUNK_STEPS, fit) // stride)
+    work = CHUNK_WORK // (per * (n + arcs + STEP_OVERHEAD))
+    return stride * max(1, min(CHUNK_STEPS, fit, work) // stride)
 
 
 def _chunk_end(done: int, steps: int, chunk: int, checkpoint_every: int | None) -> int:
@@ -313,7 +321,7 @@ def run(
     first = tabulate(task, np.zeros(1), graph.n, fallback)
     _check_signals(module, task, {name: value[0] for name, value in first.items()})
     module.clamp(0.0, state, plan, {name: value[0] for name, value in first.items()})
-    chunk = _chunk_steps(stride, per, graph.n, len(first))
+    chunk = _chunk_steps(stride, per, graph.n, len(first), graph.n_arcs)
     done, seconds, record, interrupted = 0, 0.0, None, False
     if resume is not None:
         done, seconds = resume.steps, resume.seconds
