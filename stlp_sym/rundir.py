@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,7 +118,11 @@ class Interrupt:
 
     @contextmanager
     def installed(self) -> Iterator[Interrupt]:
-        """Handle SIGINT in the ``with`` block (the main thread only)."""
+        """Handle SIGINT in the ``with`` block (signals reach the main thread only: elsewhere
+        Ctrl-C keeps its usual effect)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
         previous = signal.signal(signal.SIGINT, self._handle)
         try:
             yield self

@@ -319,3 +319,73 @@ def test_resuming_anywhere_is_bit_identical(numpy_module, graph, stop_after, eve
             _assert_same(whole, stopped)
     finally:
         loop.CHUNK_STEPS = old
+
+
+# ---- any model, any graph --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def modules():
+    """The built-in models' numpy modules, built once (from the cache after the first time)."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            model = MODELS[name]
+            built[name] = build(model.build(), replace(model.options, backend="numpy"))
+        return built[name]
+
+    return get
+
+
+@pytest.mark.filterwarnings("ignore:outputs .* are not reachable")
+@settings(
+    max_examples=8,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(["stlp", "stlp-holonomic", "cal4", "pendulum", "high-order"]),
+    n=st.integers(2, 7),
+    arcs=st.integers(1, 12),
+    graph_seed=st.integers(0, 50),
+    every=st.integers(1, 9),
+    picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_any_state_recorded_on_any_entries_equals_the_modules_steps(
+    modules, name, n, arcs, graph_seed, every, picks, data
+) -> None:
+    """On random graphs, each built-in model's states (whatever their names) recorded at chosen
+    entries and an interval equal ``step`` called in a plain loop."""
+    module = modules(name)
+    graph = Digraph.from_spec(f"random:{n},{min(arcs, n * n - n)},{graph_seed}:in=1:out=1")
+    state_name = data.draw(st.sampled_from(sorted(module.STATES)))
+    domain = module.STATES[state_name]["domain"]
+    plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    size = graph.n if domain == "node" else plan["m"]
+    if size == 0:
+        return
+    index = sorted({p % size for p in picks})
+    if domain == "node":
+        where = ",".join(str(i) for i in index)
+    else:
+        where = ",".join(f"{plan['src'][k]}->{plan['dst'][k]}" for k in index)
+    steps = 40
+    task = make_task("tracking-sine", graph)
+    trace = run(
+        module, graph, task, steps=steps, dt=DT, progress=False,
+        monitor=[f"{state_name}@{where}:every={every}"],
+    )  # fmt: skip
+    series = trace.series[state_name]
+    state = module.init(plan, None, 0)
+    module.clamp(0.0, state, plan, task.signals(0.0))
+    expected, times = [state[state_name][index].copy()], [0.0]
+    for k in range(steps):
+        module.step(k * DT, DT, state, plan, None, task.signals)
+        if (k + 1) % every == 0 or k + 1 == steps:
+            expected.append(state[state_name][index].copy())
+            times.append((k + 1) * DT)
+    np.testing.assert_allclose(series.t, times, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(series.values, expected, rtol=1e-9, atol=1e-12)
