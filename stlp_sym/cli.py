@@ -338,6 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra.update(checkpoint_every=every, on_checkpoint=lambda c: c.write(out / CHECKPOINT_FILE))
     with Interrupt().installed() as interrupt:
         trace = _run_task(module, args, task, graph, args.plot, stop=interrupt, **extra)
+    trace.meta["task"] = task.name
     if out is not None:
         _finish_run_directory(out, trace, task.name)
     if args.save:
@@ -365,7 +366,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  {name:<14} {series.spec:<20} every {series.every} steps, {series.values.shape}")
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
-    for path in plot_trace(trace, plot_dir):
+    task = trace.meta.get("task")
+    for path in plot_trace(trace, plot_dir, prefix=f"{task}-" if task else "", title=task or ""):
         print(f"  wrote {path}")
     return 0
 
