@@ -306,62 +306,111 @@ def run(
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
-    steps = steps if steps is not None else round((horizon or task.horizon) / dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     plan["frozen"] = _frozen(module, freeze)
     seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
     state = _start_state(module, plan, params, seed, resume.state if resume else state)
-    every = max(1, round(record_every / dt))
-    monitors = resolve_all(list(monitor), module, graph, plan, every)
-    stride = base_stride(monitors)
-    recorder = _Recorder(monitors, stride, next(iter(state.values())).shape[:-1])
-    if checkpoint_every:
-        checkpoint_every = -(-int(checkpoint_every) // stride) * stride
-    per, fallback = stage_divisor(module), [False]
-    first = tabulate(task, np.zeros(1), graph.n, fallback)
-    _check_signals(module, task, {name: value[0] for name, value in first.items()})
-    module.clamp(0.0, state, plan, {name: value[0] for name, value in first.items()})
-    chunk = _chunk_steps(stride, per, graph.n, len(first), graph.n_arcs)
-    done, seconds, record, interrupted = 0, 0.0, None, False
-    if resume is not None:
-        done, seconds = resume.steps, resume.seconds
-        recorder.parts = {name: [part] for name, part in resume.series.items()}
-    with _progress(steps - done, progress) as bar:
-        while done < steps or (done == 0 and record is None):
-            if stop is not None and record is not None and stop():
-                interrupted = True
-                break
-            end = _chunk_end(done, steps, chunk, checkpoint_every)
-            t0, count = done * dt, end - done
-            times = (done * per + np.arange(count * per + 1)) * (dt / per)
-            table = {"per_step": per, "signals": tabulate(task, times, graph.n, fallback)}
-            record = recorder.record(done, count, end == steps, state)
-            start = time.perf_counter()
-            taken = module.run_steps(t0, dt, count, state, plan, params, table, record)
-            seconds += time.perf_counter() - start
-            recorder.keep(record)
-            done += taken
-            bar.update(taken)
-            if record["diverged"] is not None or count == 0:
-                break
-            if on_checkpoint and checkpoint_every and done % checkpoint_every == 0 and done < steps:
-                on_checkpoint(Checkpoint(done, state, recorder.gathered(), seconds))
-    diverged = None
-    if record is not None and record["diverged"] is not None:
-        found = record["diverged"]
-        where = locate(module, graph, plan, found["state"], found["index"])
-        diverged = Divergence(
-            found["t"], found["state"], found["index"], found["value"], where, found["member"]
-        )
+    monitors = resolve_all(list(monitor), module, graph, plan, max(1, round(record_every / dt)))
+    session = _Session(
+        module, graph, task, plan, params, state, dt,
+        steps if steps is not None else round((horizon or task.horizon) / dt),
+        _Recorder(monitors, base_stride(monitors), next(iter(state.values())).shape[:-1]),
+    )  # fmt: skip
+    session.start(checkpoint_every, resume)
+    record, interrupted = session.loop(progress, stop, on_checkpoint)
+    diverged = _divergence(module, graph, plan, record)
     # a chunk starts at a record point, so its ``good`` starts as the last recorded state
-    good = record["good"] if diverged else state
     return Trace(
-        recorder.series(),
-        good,
-        seconds / max(1, done - (resume.steps if resume else 0)),
+        session.recorder.series(),
+        record["good"] if diverged else state,
+        session.seconds / max(1, session.done - (resume.steps if resume else 0)),
         diverged,
         meta=provenance(module, graph, params, dt, seed),
-        steps=done,
+        steps=session.done,
         interrupted=interrupted,
         members=len(seed) if isinstance(seed, list) else None,
     )
+
+
+def _divergence(module: ModuleType, graph: Digraph, plan: dict, record) -> Divergence | None:
+    """Where the run diverged, from the last chunk's ``record`` (None: it did not)."""
+    if record is None or record["diverged"] is None:
+        return None
+    found = record["diverged"]
+    where = locate(module, graph, plan, found["state"], found["index"])
+    return Divergence(
+        found["t"], found["state"], found["index"], found["value"], where, found["member"]
+    )
+
+
+@dataclass
+class _Session:
+    """A run under way: what it integrates, where it stands (``done`` steps, ``seconds``)."""
+
+    module: ModuleType
+    graph: Digraph
+    task: Task
+    plan: dict
+    params: dict
+    state: dict
+    dt: float
+    steps: int
+    recorder: _Recorder
+    done: int = 0
+    seconds: float = 0.0
+    per: int = 1
+    chunk: int = 1
+    checkpoint_every: int | None = None
+    fallback: list = field(default_factory=lambda: [False])
+
+    def start(self, checkpoint_every: int | None, resume: Checkpoint | None) -> None:
+        """Check the signals, clamp the start state, size the chunks; continue ``resume``."""
+        stride, graph = self.recorder.stride, self.graph
+        if checkpoint_every:  # rounded up to a record point
+            self.checkpoint_every = -(-int(checkpoint_every) // stride) * stride
+        self.per = stage_divisor(self.module)
+        first = tabulate(self.task, np.zeros(1), graph.n, self.fallback)
+        given = {name: value[0] for name, value in first.items()}
+        _check_signals(self.module, self.task, given)
+        self.module.clamp(0.0, self.state, self.plan, given)
+        self.chunk = _chunk_steps(stride, self.per, graph.n, len(first), graph.n_arcs)
+        if resume is not None:
+            self.done, self.seconds = resume.steps, resume.seconds
+            self.recorder.parts = {name: [part] for name, part in resume.series.items()}
+
+    def advance(self) -> tuple[dict, int]:
+        """Run the next chunk; returns its ``record`` and the steps it was to take."""
+        end = _chunk_end(self.done, self.steps, self.chunk, self.checkpoint_every)
+        done, per, count, start = self.done, self.per, end - self.done, time.perf_counter()
+        times = (done * per + np.arange(count * per + 1)) * (self.dt / per)
+        table = {
+            "per_step": per,
+            "signals": tabulate(self.task, times, self.graph.n, self.fallback),
+        }
+        record = self.recorder.record(done, count, end == self.steps, self.state)
+        taken = self.module.run_steps(
+            done * self.dt, self.dt, count, self.state, self.plan, self.params, table, record
+        )
+        self.seconds += time.perf_counter() - start  # the signals' tabulation included
+        self.recorder.keep(record)
+        self.done += taken
+        return record, count
+
+    def loop(self, progress: bool, stop, on_checkpoint) -> tuple[dict | None, bool]:
+        """Chunks to the end, a divergence or ``stop()``; returns the last chunk's record and
+        whether ``stop()`` ended the run."""
+        record, every = None, self.checkpoint_every
+        with _progress(self.steps - self.done, progress) as bar:
+            while self.done < self.steps or (self.done == 0 and record is None):
+                if stop is not None and record is not None and stop():
+                    return record, True
+                before = self.done
+                record, count = self.advance()
+                bar.update(self.done - before)
+                if record["diverged"] is not None or count == 0:
+                    break
+                if on_checkpoint and every and self.done % every == 0 and self.done < self.steps:
+                    on_checkpoint(
+                        Checkpoint(self.done, self.state, self.recorder.gathered(), self.seconds)
+                    )
+        return record, False
