@@ -300,11 +300,28 @@ def _finish_run_directory(out: Path, trace, task_name: str) -> None:
         (out / CHECKPOINT_FILE).unlink(missing_ok=True)
 
 
+def _start_run_directory(args: argparse.Namespace, module, task, out: Path, every) -> dict:
+    """Write ``config.json`` (or find the checkpoint to resume from); the run's steps become
+    ``args.steps``. Returns the checkpointing arguments of the run."""
+    from .rundir import write_config
+    from .runner.checkpoint import CHECKPOINT_FILE
+
+    steps = args.steps
+    if steps is None:
+        steps = round((args.horizon or task.horizon) / args.dt)
+    extra = {"checkpoint_every": every, "on_checkpoint": lambda c: c.write(out / CHECKPOINT_FILE)}
+    if args.resume:
+        extra["resume"] = _resume_point(args, module, out)
+    else:
+        write_config(out, _run_config(args, module, steps))
+    args.steps, args.horizon = steps, None
+    return extra
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .cache.store import build
     from .graph.digraph import Digraph
-    from .rundir import Interrupt, checkpoint_steps, write_config
-    from .runner.checkpoint import CHECKPOINT_FILE
+    from .rundir import Interrupt, checkpoint_steps
     from .runner.tasks import make_task
 
     if args.resume:
@@ -325,17 +342,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra = {"monitor": args.monitor or (), "freeze": args.freeze or ()}
     out = Path(args.out) if args.out else None
     if out is not None:
-        steps = (
-            args.steps
-            if args.steps is not None
-            else round((args.horizon or task.horizon) / args.dt)
-        )
-        if args.resume:
-            extra["resume"] = _resume_point(args, module, out)
-        else:
-            write_config(out, _run_config(args, module, steps))
-        args.steps, args.horizon = steps, None
-        extra.update(checkpoint_every=every, on_checkpoint=lambda c: c.write(out / CHECKPOINT_FILE))
+        extra.update(_start_run_directory(args, module, task, out, every))
     with Interrupt().installed() as interrupt:
         trace = _run_task(module, args, task, graph, args.plot, stop=interrupt, **extra)
     trace.meta["task"] = task.name
