@@ -389,3 +389,14 @@ def test_any_state_recorded_on_any_entries_equals_the_modules_steps(
             times.append((k + 1) * DT)
     np.testing.assert_allclose(series.t, times, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(series.values, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_unreadable_traces_and_checkpoints_are_one_line_errors(tmp_path) -> None:
+    with pytest.raises(StlpError, match="no trace there"):
+        Trace.load(tmp_path)
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a zip")
+    with pytest.raises(StlpError, match="not a readable checkpoint"):
+        Checkpoint.read(tmp_path / "checkpoint.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(1))
+    with pytest.raises(StlpError, match="not a checkpoint"):
+        Checkpoint.read(tmp_path / "other.npz")

@@ -42,13 +42,9 @@ def energy_parts(t, state, plan, params, signals, model) -> dict:
 def energy_sum(t, state, plan, params, signals, model, which):
     """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
     float, or one per member ``(B,)`` for a batch."""
-    p = merged_params(params, model["params"])
-    out = model["energy_kernel"](
-        t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
-    )
-    lead = batch_shape(state)
-    total = np.sum(out[which + "_node"], axis=-1) + np.sum(out[which + "_edge"], axis=-1)
-    return float(total) if lead == () else np.broadcast_to(total, lead).copy()
+    parts = energy_parts(t, state, plan, params, signals, model)
+    total = np.sum(parts[which + "_node"], axis=-1) + np.sum(parts[which + "_edge"], axis=-1)
+    return float(total) if batch_shape(state) == () else total
 
 
 def lagrangian_sum(t, state, plan, params, signals, model) -> float:
