@@ -322,6 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .cache.store import build
     from .graph.digraph import Digraph
     from .rundir import Interrupt, checkpoint_steps
+    from .runner.monitors import Monitor
     from .runner.tasks import make_task
 
     if args.resume:
@@ -331,6 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.horizon is not None and args.steps is not None:
         raise StlpError("give either --horizon or --steps, not both")
     _check_run_outputs(args)
+    monitors = [Monitor.parse(text) for text in args.monitor or ()]  # malformed: before building
     every = checkpoint_steps(args.checkpoint_every, args.dt)
     if every and not args.out:
         raise StlpError("--checkpoint-every needs --out DIR (the checkpoint is written there)")
@@ -339,7 +341,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
     task = make_task(args.task, graph, args.seed, args.signal)
-    extra = {"monitor": args.monitor or (), "freeze": args.freeze or ()}
+    extra = {"monitor": monitors, "freeze": args.freeze or ()}
     out = Path(args.out) if args.out else None
     if out is not None:
         extra.update(_start_run_directory(args, module, task, out, every))
