@@ -65,7 +65,7 @@ _LAZY = {
     "verify": "checks",
     "run": "runner.loop",
     "sweep": "runner.sweep",
-    "Trace": "runner.loop",
+    "Trace": "runner.trace",
 }
 
 if TYPE_CHECKING:
@@ -74,8 +74,9 @@ if TYPE_CHECKING:
     from .codegen.driver import Stages, compile
     from .graph import Digraph
     from .options import Options
-    from .runner.loop import Trace, run
+    from .runner.loop import run
     from .runner.sweep import sweep
+    from .runner.trace import Trace
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand

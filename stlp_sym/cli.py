@@ -7,6 +7,7 @@ SymPy is imported only by the commands that need it, so ``stlp --help`` stays fa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from .cli_models import model_named as _model
 from .cli_models import options_from as _options
 from .cli_status import (
     FAILED,
+    INTERRUPTED,
     SUCCESS,
     Parser,
     add_quiet_flag,
@@ -194,12 +196,15 @@ def _parse_seeds(text: str) -> Sequence[int]:
     return seeds
 
 
-def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
+def _run_task(module, args: argparse.Namespace, task, graph, plot_dir=None, **extra):
+    """Run ``task`` (a name or a :class:`~stlp_sym.runner.tasks.Task`) and print its summary;
+    ``extra`` goes to :func:`~stlp_sym.runner.loop.run` (monitors, checkpoints, ...)."""
     from .display.plots import plot_trace
     from .runner.loop import run
     from .runner.tasks import make_task
 
-    task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
+    if isinstance(task, str):
+        task = make_task(task, graph, args.seed, getattr(args, "signal", None))
     seeds = getattr(args, "seeds", None)
     trace = run(
         module,
@@ -211,6 +216,7 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         params=_parse_params(getattr(args, "param", None)),
         seed=_parse_seeds(seeds) if seeds else args.seed,
         progress=show_progress(args),
+        **extra,
     )
     score = trace.score(task.score_fraction)
     members = f" x {trace.members} members" if trace.members else ""
@@ -218,6 +224,8 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         f"{task.name} on {graph.name}{members}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
         f"{trace.seconds_per_step * 1e6:.0f} us/step"
     )
+    if trace.interrupted:
+        print(f"  interrupted after {trace.steps} steps (t = {trace.steps * args.dt:.4g})")
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
     if trace.members:
@@ -242,26 +250,155 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
     return trace
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .cache.store import build
-    from .files import check_output
-    from .graph.digraph import Digraph
+def _absolute(text: str | None) -> str | None:
+    """A path (or a graph file spec ``PATH:...``) made absolute, so that ``--resume`` finds it
+    from anywhere; anything else as it is."""
+    if text is None:
+        return None
+    head, sep, tail = text.partition(":")
+    return os.path.abspath(head) + sep + tail if os.path.isfile(head) else text
 
-    if args.horizon is not None and args.steps is not None:
-        raise StlpError("give either --horizon or --steps, not both")
+
+def _run_config(args: argparse.Namespace, module, steps: int) -> dict:
+    """``config.json`` of ``stlp run --out DIR``: the run's flags, resolved."""
+    from .rundir import CONFIG_KEYS
+
+    config = {key: getattr(args, key, None) for key in CONFIG_KEYS}
+    config.update({key: module.OPTIONS[key] for key in module.OPTIONS if key in config})
+    config.update(
+        model=_absolute(args.model),
+        graph=_absolute(args.graph),
+        signal=_absolute(args.signal),
+        steps=steps,
+        cache_key=getattr(module, "_KEY", ""),
+    )
+    return config
+
+
+def _resumed(args: argparse.Namespace) -> argparse.Namespace:
+    """The flags of the run in ``--resume DIR`` (its config.json), with this command's
+    ``--plot`` and ``--save``."""
+    from .rundir import read_config
+
+    given = [
+        f for f in ("model", "graph", "steps", "horizon", "monitor", "freeze") if getattr(args, f)
+    ]
+    if given:
+        raise StlpError(
+            f"--resume {args.resume} takes the run's configuration from its config.json; "
+            f"drop {', '.join(given)}"
+        )
+    config = read_config(args.resume)
+    return argparse.Namespace(
+        **{**config, "horizon": None, "out": args.resume, "resume": args.resume},
+        save=args.save,
+        plot=args.plot,
+        quiet=getattr(args, "quiet", False),
+    )
+
+
+def _check_run_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before the run, output paths that cannot be written."""
+    from .files import check_output
+    from .rundir import check_run_directory
+
     if args.save:
         check_output(args.save, "--save")
     if args.plot:
         check_output(args.plot, "--plot", directory=True)
+    if args.out:
+        check_output(args.out, "--out", directory=True)
+        if not args.resume:
+            check_run_directory(args.out)
+
+
+def _resume_point(args: argparse.Namespace, module, out: Path):
+    """The checkpoint ``--resume`` continues from (None: from the start, none was written)."""
+    from .runner.checkpoint import CHECKPOINT_FILE, Checkpoint
+
+    if args.cache_key != getattr(module, "_KEY", ""):
+        raise StlpError(
+            f"--resume {out}: the model, its options or stlp_sym changed since the run started "
+            "(another cache key), so it cannot continue bit for bit; start a new run"
+        )
+    if (out / CHECKPOINT_FILE).exists():
+        return Checkpoint.read(out / CHECKPOINT_FILE)
+    if (out / "trace.nc").exists():
+        raise StlpError(f"--resume {out}: the run there has ended; nothing to continue")
+    return None
+
+
+def _finish_run_directory(out: Path, trace, task_name: str) -> None:
+    """Write the trace and the plots into ``out``; keep a checkpoint only to resume from."""
+    from .display.plots import plot_trace
+    from .runner.checkpoint import CHECKPOINT_FILE, Checkpoint
+
+    print(f"  wrote {trace.write(out)}")
+    for path in plot_trace(trace, out, prefix=f"{task_name}-", title=task_name):
+        print(f"  wrote {path}")
+    if trace.interrupted:
+        Checkpoint.of(trace).write(out / CHECKPOINT_FILE)
+        print(f"  continue with: stlp run --resume {out}")
+    else:
+        (out / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def _start_run_directory(args: argparse.Namespace, module, task, out: Path, every) -> dict:
+    """Write ``config.json`` (or find the checkpoint to resume from); the run's steps become
+    ``args.steps``. Returns the checkpointing arguments of the run."""
+    from .rundir import write_config
+    from .runner.checkpoint import CHECKPOINT_FILE
+
+    steps = args.steps
+    if steps is None:
+        steps = round((args.horizon or task.horizon) / args.dt)
+    extra = {"checkpoint_every": every, "on_checkpoint": lambda c: c.write(out / CHECKPOINT_FILE)}
+    if args.resume:
+        extra["resume"] = _resume_point(args, module, out)
+    else:
+        write_config(out, _run_config(args, module, steps))
+    args.steps, args.horizon = steps, None
+    return extra
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .cache.store import build
+    from .graph.digraph import Digraph
+    from .rundir import Interrupt, checkpoint_steps
+    from .runner.monitors import Monitor
+    from .runner.tasks import make_task
+
+    if args.resume:
+        args = _resumed(args)
+    elif not (args.model and args.graph):
+        raise StlpError("stlp run needs MODEL and --graph SPEC (or --resume DIR)")
+    if args.horizon is not None and args.steps is not None:
+        raise StlpError("give either --horizon or --steps, not both")
+    _check_run_outputs(args)
+    monitors = [Monitor.parse(text) for text in args.monitor or ()]  # malformed: before building
+    every = checkpoint_steps(args.checkpoint_every, args.dt)
+    if every and not args.out:
+        raise StlpError("--checkpoint-every needs --out DIR (the checkpoint is written there)")
     model = _model(args.model)
     options = _options(model, args)
     _check_params(model, options, _parse_params(args.param))
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
-    trace = _run_task(module, args, args.task, graph, args.plot)
+    task = make_task(args.task, graph, args.seed, args.signal)
+    extra = {"monitor": monitors, "freeze": args.freeze or ()}
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        extra.update(_start_run_directory(args, module, task, out, every))
+    with Interrupt().installed() as interrupt:
+        trace = _run_task(module, args, task, graph, args.plot, stop=interrupt, **extra)
+    trace.meta["task"] = task.name
+    if out is not None:
+        _finish_run_directory(out, trace, task.name)
     if args.save:
         trace.save(Path(args.save))
         print(f"  wrote {args.save}")
+    if trace.interrupted:
+        return INTERRUPTED
     return SUCCESS if trace.diverged is None else FAILED
 
 
@@ -274,6 +411,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise StlpError("stlp sweep needs MODEL and --graph SPEC (or --resume DIR)")
     model = _model(args.model)
     return sweep_command(args, _options(model, args), _parse_seeds(args.seeds))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Summary and plots of a run written by ``stlp run --out DIR``."""
+    from .display.plots import plot_trace
+    from .files import check_output
+    from .runner.trace import Trace
+
+    plot_dir = Path(args.plot or args.directory)
+    check_output(plot_dir, "--plot", directory=True)
+    trace = Trace.load(args.directory)
+    meta, graph = trace.meta, trace.meta.get("graph", {})
+    print(f"run in {args.directory}: model {meta.get('model')} on {graph.get('name')}")
+    print(f"  options: {meta.get('options')}")
+    print(f"  dt = {meta.get('dt')}, seed {meta.get('seed')}, versions {meta.get('versions')}")
+    state = "interrupted" if trace.interrupted else "ended"
+    print(f"  {trace.steps} steps ({state}), {len(trace.t)} records to t = {trace.t[-1]:.4g}")
+    for name, series in trace.series.items():
+        print(f"  {name:<14} {series.spec:<20} every {series.every} steps, {series.values.shape}")
+    if trace.diverged is not None:
+        print(f"  {trace.diverged}")
+    task = trace.meta.get("task")
+    for path in plot_trace(trace, plot_dir, prefix=f"{task}-" if task else "", title=task or ""):
+        print(f"  wrote {path}")
+    return 0
 
 
 DEMO_GRAPH = "complete:6:in=1"
@@ -427,8 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="integrate a model online on a task")
-    run.add_argument("model", help=_MODEL_HELP)
-    run.add_argument("--graph", required=True, help=_GRAPH_HELP)
+    run.add_argument("model", nargs="?", help=_MODEL_HELP + " (not with --resume)")
+    run.add_argument("--graph", help=_GRAPH_HELP + " (required, except with --resume)")
     run.add_argument(
         "--task",
         default="tracking-sine",
@@ -451,7 +613,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A:B",
         help="run a batch of members at once, seeds A to B-1 (or S1,S2,...)",
     )
+    run.add_argument(
+        "--monitor",
+        action="append",
+        metavar="SPEC",
+        help="also record [NAME=]WHAT[@WHERE][:every=N], e.g. w@2->1, L@nodes, x:every=10 "
+        "(repeatable; docs/cli.md)",
+    )
+    run.add_argument(
+        "--freeze", action="append", metavar="FIELD", help="hold a field fixed (repeatable)"
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help="write config.json, trace.nc and the plots into DIR"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        metavar="N|Tt",
+        help="with --out: write the state every N steps (or every T time units: 5t)",
+    )
+    run.add_argument("--resume", metavar="DIR", help="continue the run in DIR (stlp run --out)")
     run.set_defaults(func=cmd_run)
+
+    show = commands.add_parser("show", help="summarise and plot a run written by run --out")
+    show.add_argument("directory", metavar="DIR", help="the directory of stlp run --out DIR")
+    show.add_argument("--plot", metavar="OUT", help="write the plots into OUT (default: DIR)")
+    show.set_defaults(func=cmd_show)
 
     demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")

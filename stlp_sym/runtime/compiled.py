@@ -13,7 +13,7 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
-from .loop import divergence_site, record_row, table_row
+from .loop import divergence_site, record_row, run_steps_loop, table_row
 from .params import merged_params
 
 
@@ -115,8 +115,11 @@ def live_rows(plan, name) -> np.ndarray:
 def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
     """``run_steps`` with the steps between two records in one compiled call
     (``model["chunk"]``): Python runs only at record points."""
+    if plan.get("frozen"):  # the compiled loop knows no frozen states: step by step
+        return run_steps_loop(t0, dt, steps, state, plan, params, table, record, model)
     p = merged_params(params, model["params"])
     per, stride, info = table["per_step"], record["stride"], np.zeros(5)
+    record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
     done = 0
@@ -129,7 +132,8 @@ def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model)
             record["diverged"] = site
             return done + taken
         done += count
-        if done % stride == 0 or (record["final"] and done == steps):
+        record["closing"] = record["final"] and done == steps
+        if done % stride == 0 or record["closing"]:
             t = t0 + done * dt
             record_row(t, state, plan, params, table_row(table, done * per), record, model)
     return steps

@@ -45,7 +45,10 @@ def euler_step(t, dt, state, plan, params, signals, model) -> dict:
     rates = model["top_rates"](t, state, plan, p, signals(t), dt, model)  # already times dt
     decays = model["decay_kernel"](p)
     scratch = work_arrays(plan, (model["key"], "euler"), state, 1)[0]
+    frozen = plan.get("frozen", ())
     for name in model["update_order"]:
+        if name in frozen:
+            continue
         if name not in rates:
             add_scaled(state[name], state[next_state(name, model)], dt, scratch[name])
             continue
@@ -65,7 +68,10 @@ def semi_implicit_step(t, dt, state, plan, params, signals, model) -> dict:
     p = merged_params(params, model["params"])
     k = rates_of(t, state, plan, p, signals(t), model)
     scratch = work_arrays(plan, (model["key"], "semi-implicit"), state, 1)[0]
+    frozen = plan.get("frozen", ())
     for name in reversed(model["update_order"]):
+        if name in frozen:
+            continue
         info = model["states"][name]
         chain = model["tops"][info["field"]]
         rate = k[name] if info["order"] == len(chain) - 1 else state[chain[info["order"] + 1]]

@@ -5,6 +5,9 @@ A field ``q`` whose leading derivative is ``q^(k)`` has the states ``q, q_d1, ..
 is the ``rhs`` kernel's output minus its decay: ``rate = kernel output - k * state`` with ``k``
 from ``model["decay_kernel"]`` (parameters only). Explicit Euler folds ``dt`` into the kernel
 (``scale``) and the decay into the update; the other integrators call :func:`rates_of`.
+
+``plan["frozen"]`` (optional) names states held fixed: their rates are zero and no step moves
+them.
 """
 
 import numpy as np
@@ -31,10 +34,13 @@ def rates_of(t, state, plan, p, signals, model) -> dict:
         live = plan["live"].get(name)
         decay = k * state[name] if live is None else np.where(live, k * state[name], 0.0)
         out[name] = out[name] - decay
-    return {
+    rates = {
         name: out[name] if name in out else state[next_state(name, model)]
         for name in model["states"]
     }
+    for name in plan.get("frozen", ()):  # held fixed: no state of the field moves
+        rates[name] = np.zeros_like(state[name])
+    return rates
 
 
 def next_state(name, model) -> str:
