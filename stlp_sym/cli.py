@@ -10,11 +10,12 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import StlpError
+from .errors import StlpError, StlpWarning
 
 
 def _model(name: str):
@@ -160,7 +161,16 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
     from .runner.loop import run
     from .runner.tasks import make_task
 
-    task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
+    signal_file = getattr(args, "signal", None)
+    if signal_file is not None and getattr(args, "task", None) is not None:
+        warnings.warn(
+            f"--signal {signal_file} replaces the signals of --task {args.task}: drop one",
+            StlpWarning,
+            stacklevel=2,
+        )
+    task = make_task(
+        task_name, graph, args.seed, signal_file, hold_last=getattr(args, "hold_last", False)
+    )
     seeds = getattr(args, "seeds", None)
     trace = run(
         module,
@@ -209,6 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.horizon is not None and args.steps is not None:
         raise StlpError("give either --horizon or --steps, not both")
+    if args.hold_last and not args.signal:
+        raise StlpError("--hold-last applies to --signal FILE.csv only: drop it or give --signal")
     if args.save:
         check_output(args.save, "--save")
     if args.plot:
@@ -217,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = _options(model, args)
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
-    trace = _run_task(module, args, args.task, graph, args.plot)
+    trace = _run_task(module, args, args.task or "tracking-sine", graph, args.plot)
     if args.save:
         trace.save(Path(args.save))
         print(f"  wrote {args.save}")
@@ -368,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--graph", required=True, help=_GRAPH_HELP)
     run.add_argument(
         "--task",
-        default="tracking-sine",
+        default=None,
         help="tracking-sine or tracking-piecewise (default: tracking-sine)",
     )
     length = run.add_mutually_exclusive_group()
@@ -379,7 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
     )
-    run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
+    run.add_argument(
+        "--signal",
+        metavar="FILE.csv",
+        help="signals from a CSV file instead of a task: columns t, z or z[NODE], u or u[NODE] "
+        "(docs/cli.md); the horizon defaults to the data's end",
+    )
+    run.add_argument(
+        "--hold-last",
+        action="store_true",
+        help="with --signal: hold the last values when the horizon runs past the data",
+    )
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")

@@ -293,6 +293,7 @@ def run(
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
     steps = steps if steps is not None else round((horizon or task.horizon) / dt)
+    task.check_horizon(steps * dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
     state = module.init(plan, params, seed)
