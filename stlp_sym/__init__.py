@@ -64,7 +64,7 @@ _LAZY = {
     "build": "cache.store",
     "verify": "checks",
     "run": "runner.loop",
-    "Trace": "runner.loop",
+    "Trace": "runner.trace",
 }
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ if TYPE_CHECKING:
     from .codegen.driver import Stages, compile
     from .graph import Digraph
     from .options import Options
-    from .runner.loop import Trace, run
+    from .runner.loop import run
+    from .runner.trace import Trace
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand

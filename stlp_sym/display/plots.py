@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..files import atomic_stream
-from ..runner.loop import Trace
+from ..runner.trace import Trace
 
 
 def _save(figure, path: Path) -> Path:
