@@ -160,6 +160,25 @@ def _new_record(
     }
 
 
+def _input_columns(
+    module: ModuleType, task: Task, graph: Digraph, times: np.ndarray, fallback: list[bool]
+) -> tuple[str | None, np.ndarray | None]:
+    """The module's input signal (the first of role ``input`` the task gives) at the input
+    nodes at the recorded ``times``: its name and a ``(records, inputs)`` array, or None.
+    Signals depend on ``t`` alone, so they are tabulated after the run, a chunk at a time."""
+    names = [name for name, role in getattr(module, "SIGNALS", {}).items() if role == "input"]
+    nodes = np.flatnonzero(graph.inputs)
+    chunk = max(1, TABLE_BYTES // (8 * max(1, graph.n) * max(1, len(names))))
+    found, parts = None, []
+    for begin in range(0, times.size, chunk):
+        values = tabulate(task, times[begin : begin + chunk], graph.n, fallback)
+        found = next((name for name in names if name in values), None)
+        if found is None:
+            return None, None
+        parts.append(np.asarray(values[found])[:, nodes])
+    return found, (np.concatenate(parts) if parts else None)
+
+
 def run(
     module: ModuleType,
     graph: Digraph,
@@ -232,6 +251,12 @@ def run(
         )
     # a chunk starts at a record point, so its ``good`` starts as the last recorded state
     good = record["good"] if diverged else state
+    name, inputs = _input_columns(module, task, graph, columns["t"], fallback)
+    meta = {
+        "input_signal": name,
+        "input_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.inputs)],
+        "output_nodes": [str(graph.labels[k]) for k in outputs],
+    }
     return Trace(
         columns["t"],
         columns["output"],
@@ -242,4 +267,6 @@ def run(
         good,
         elapsed,
         diverged,
+        meta=meta,
+        inputs=inputs,
     )

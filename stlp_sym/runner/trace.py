@@ -54,6 +54,8 @@ class Trace:
     ``hamiltonian`` are ``L/phi`` and ``H/phi`` for normalised modules; ``state`` is the last
     state that did not diverge. A batch (``run(..., seed=[...])``) has a member axis after
     time in every array (``output`` is ``(records, B, outputs)``) and in ``state``.
+    ``inputs`` holds the input signal at the input nodes, ``(records, inputs)`` (the same for
+    every member), or None.
     """
 
     t: np.ndarray
@@ -66,6 +68,7 @@ class Trace:
     seconds_per_step: float
     diverged: Divergence | None = None
     meta: dict[str, object] = field(default_factory=dict)
+    inputs: np.ndarray | None = None
 
     @property
     def members(self) -> int | None:
@@ -91,6 +94,16 @@ class Trace:
         if self.diverged is not None:
             scores[self.diverged.member] = math.inf
         return scores
+
+    def plot(self, title: str = "", member: int = 0, window: float | None = None):
+        """The run as a :class:`matplotlib.figure.Figure`: one panel per output node (its
+        field, its target and the input), the tracking error's moving average (log scale),
+        ``L/phi`` and ``H/phi``, and the weights' norm against time (see
+        :func:`~stlp_sym.runner.figures.trace_figure`). Save it with ``.savefig(path)``; a
+        notebook shows it. ``member`` picks a member of a batch."""
+        from .figures import trace_figure
+
+        return trace_figure(self, title, member, window)
 
     def save(self, path: Path) -> None:
         """Write the trace to ``path`` (.npz), atomically."""
