@@ -244,13 +244,66 @@ _GRAPH_HELP = (
 )
 
 
+def _demo_choice(args: argparse.Namespace, graph, stlp_module) -> tuple[dict, dict]:
+    """Every tracking model on each task over a short horizon: the modules and the choice."""
+    from .cache.store import build
+    from .display.demo import (
+        DEMO_INTEGRATOR,
+        SCREEN_HORIZON,
+        choose,
+        format_score,
+        screen,
+        tracking_models,
+    )
+
+    names = tracking_models()
+    models = {name: _model(name) for name in names if name != "stlp"}
+    modules = {"stlp": stlp_module} | {
+        name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
+        for name, model in models.items()
+    }
+    tasks = list(SCREEN_HORIZON)
+    scores = screen(modules, graph, tasks, args.dt, args.seed)
+    chosen = choose(scores)
+    horizons = ", ".join(f"{task} to t = {h:g}" for task, h in SCREEN_HORIZON.items())
+    print(
+        f"\n== choosing a model per task: every tracking model ({DEMO_INTEGRATOR} integrator, its "
+        f"other options its own), {horizons}; score: lower is better"
+    )
+    width = max(map(len, names))
+    print(f"   {'model':<{width}}  " + "  ".join(f"{task:>20}" for task in tasks))
+    for name in names:
+        cells = "  ".join(f"{format_score(scores[name, task]):>20}" for task in tasks)
+        print(f"   {name:<{width}}  {cells}")
+    for task in tasks:
+        print(f"   chosen for {task}: {chosen[task]}")
+    return modules, chosen
+
+
+def _demo_backprop(module, action, graph, args: argparse.Namespace, out: Path):
+    """The back-propagation limit of model stlp on the demo graph, printed and plotted."""
+    from .display.demo import demo_backprop
+    from .display.plots import backprop_figure, save_figure
+
+    limit = demo_backprop(module, action, graph, args.seed)
+    print(
+        f"\n== back-propagation limit on {graph.name}: force on the weights against -dL*/dw "
+        f"by central differences, largest gap {limit.gap:.2e} of the largest gradient"
+    )
+    path = save_figure(backprop_figure(limit), out / "backprop-limit.png")
+    print(f"  wrote {path}")
+    return limit
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
+    """Model stlp on the paper's five neurons plus an input: equations, code, checks; each
+    tracking task run by the built-in model that tracks it best; the back-propagation limit."""
     import time
 
     from .cache.store import generate, load
     from .checks import verify_model
     from .codegen.driver import compile
+    from .display.demo import early_and_late
     from .display.png import render_png
     from .graph.digraph import Digraph
     from .options import resolved
@@ -275,17 +328,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
+    modules, chosen = _demo_choice(args, graph, module)
     results = []
-    for task in ("tracking-sine", "tracking-piecewise"):
-        print(f"\n== run {task}")
-        trace = _run_task(module, args, task, graph, out)
-        results.append((task, trace))
+    for task, name in chosen.items():
+        print(f"\n== run {task} with model {name}")
+        trace = _run_task(modules[name], args, task, graph, out)
+        results.append((task, name, trace))
+    limit = _demo_backprop(module, action, graph, args, out)
     print("\n== summary")
-    for task, trace in results:
-        status = str(trace.diverged) if trace.diverged else f"score {trace.score():.3f}"
-        print(f"   {task:<20} {status}")
+    for task, name, trace in results:
+        early, late = early_and_late(trace)
+        status = (
+            str(trace.diverged)
+            if trace.diverged
+            else f"score {trace.score():.4f} (error {early:.3g} in the first fifth, {late:.3g} "
+            "in the last)"
+        )
+        print(f"   {task:<20} model {name:<16} {status}")
+    print(f"   back-propagation limit: gap {limit.gap:.2e}")
     print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
-    print(f"   plots and equations.png in {out}/")
+    print(f"   figures and equations.png in {out}/")
     return 0 if report.passed else 1
 
 

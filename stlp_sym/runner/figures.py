@@ -42,14 +42,16 @@ def math_symbol(name: str, node: object = None) -> str:
 
 def moving_error(t: np.ndarray, output: np.ndarray, target: np.ndarray, window: float):
     """``(output - target)^2 / var(target)`` averaged over the last ``window`` time units at
-    each record (the same normalisation as :meth:`Trace.score`)."""
+    each record, NaN until a whole window has passed (the variance is the target's over the
+    whole run)."""
     error = (output - target) ** 2
     variance = np.var(target)
     error = error / variance if variance > 0 else error
     cumulative = np.concatenate([[0.0], np.cumsum(error)])
     first = np.searchsorted(t, t - window, side="left")
     count = np.arange(1, t.size + 1) - first
-    return (cumulative[1:] - cumulative[first]) / count
+    mean = (cumulative[1:] - cumulative[first]) / count
+    return np.where(t - t[0] >= window * (1 - 1e-9), mean, np.nan)
 
 
 def _member(values: np.ndarray, trace, member: int) -> np.ndarray:
@@ -82,13 +84,14 @@ def _output_panel(axes, trace, k: int, names: dict, member: int) -> None:
 
 def _error_panel(axes, trace, names: dict, member: int, window: float) -> None:
     output, target = (_member(v, trace, member) for v in (trace.output, trace.reference))
+    nodes = trace.meta.get("output_nodes") or list(range(output.shape[-1]))
     for k in range(output.shape[-1]):
         error = moving_error(trace.t, output[:, k], target[:, k], window)
-        axes.plot(trace.t, error, color=f"C{k}", lw=1.1, label=f"output {k}")
+        axes.plot(trace.t, error, color=f"C{k}", lw=1.1, label=f"node {nodes[k]}")
     o, z = _math_body(names["output"]), _math_body(names["target"])
     axes.set_ylabel(f"$({o} - {z})^2 / \\mathrm{{var}}\\,{z}$")
     axes.set_yscale("log")
-    axes.set_title(f"tracking error, mean over the last {window:g} time units", fontsize=9)
+    axes.set_title(f"tracking error: moving mean over {window:g} time units", fontsize=9)
     _legend_outside(axes)
 
 
