@@ -244,7 +244,7 @@ _GRAPH_HELP = (
 )
 
 
-def _demo_choice(args: argparse.Namespace, graph, stlp_module) -> tuple[dict, dict]:
+def _demo_choice(args: argparse.Namespace, graph, stlp_module, action) -> tuple[dict, dict]:
     """Every tracking model on each task over a short horizon: the modules and the choice."""
     from .cache.store import build
     from .display.demo import (
@@ -256,7 +256,7 @@ def _demo_choice(args: argparse.Namespace, graph, stlp_module) -> tuple[dict, di
         tracking_models,
     )
 
-    names = tracking_models()
+    names = tracking_models({"stlp": action})
     models = {name: _model(name) for name in names if name != "stlp"}
     modules = {"stlp": stlp_module} | {
         name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
@@ -328,7 +328,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
-    modules, chosen = _demo_choice(args, graph, module)
+    modules, chosen = _demo_choice(args, graph, module, action)
     results = []
     for task, name in chosen.items():
         print(f"\n== run {task} with model {name}")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from stlp_sym.cache.store import build
 from stlp_sym.cli import main
 from stlp_sym.errors import StlpError, StlpWarning
 from stlp_sym.graph import Digraph
@@ -16,20 +14,13 @@ from stlp_sym.graph.files import read_graph
 from stlp_sym.runner.loop import run
 from stlp_sym.runner.signalfile import read_signal_file
 from stlp_sym.runner.tasks import make_task
-from stlp_sym.symbolic.models import MODELS
 
 GRAPH = "complete:6:in=2:out=2"  # inputs 0, 1; outputs 4, 5
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STLP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="module")
-def module():
-    model = MODELS["stlp"]
-    return build(model.build(), replace(model.options, backend="numpy"))
+def module(numpy_stlp):
+    return numpy_stlp
 
 
 def _csv(path, header: str, rows) -> str:
@@ -111,7 +102,10 @@ def test_bad_signal_files_are_named(tmp_path, header, rows, message) -> None:
         read_signal_file(path, Digraph.from_spec(GRAPH))
 
 
-def test_cli_warns_when_signal_replaces_task_and_names_the_file(tmp_path, capsys) -> None:
+def test_cli_warns_when_signal_replaces_task_and_names_the_file(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("STLP_CACHE_DIR", str(tmp_path / "cache"))
     path = _csv(tmp_path / "s.csv", "t,z", [(0, 0), (0.2, 1)])
     base = ["run", "stlp", "--graph", GRAPH, "--signal", path, "--backend", "numpy"]
     with pytest.warns(StlpWarning, match=r"--signal .*s\.csv replaces .*--task tracking-sine"):

@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import ModuleType
 
 import numpy as np
@@ -28,13 +29,15 @@ DEMO_INTEGRATOR = "euler"
 SPECTRAL_RADIUS = 0.8
 
 
-def tracking_models() -> list[str]:
-    """The built-in models whose action has a signal on the inputs and one on the outputs."""
+def tracking_models(built: Mapping[str, Action] | None = None) -> list[str]:
+    """The built-in models whose action has a signal on the inputs and one on the outputs
+    (``built``: actions already built, by model name, not built again)."""
     from ..symbolic.models import MODELS
 
     found = []
     for name, model in MODELS.items():
-        roles = {signal.role for signal in model.build().signals}
+        action = (built or {}).get(name) or model.build()
+        roles = {signal.role for signal in action.signals}
         if {"input", "output"} <= roles:
             found.append(name)
     return found

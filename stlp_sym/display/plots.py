@@ -31,9 +31,11 @@ def plot_trace(trace: Trace, directory: Path, prefix: str = "", title: str = "")
 def backprop_figure(limit: BackpropLimit, title: str = ""):
     """The force on each weight against ``-dL*/dw`` by finite differences (they lie on the
     diagonal), and their difference per arc on a log scale."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(10, 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2, width_ratios=(1, 1.3))
     w = math_symbol(limit.field)[1:-1]
     span = max(np.abs(limit.gradient).max(), np.abs(limit.force).max()) * 1.1

@@ -3,8 +3,8 @@
 One panel per output node with its target and the input signal(s), then the tracking error
 (a moving average, on a log scale: learning shows as a falling curve), ``L/phi`` and ``H/phi``,
 and the norm of the weights, all against time. Labels are mathtext, legends sit outside the
-axes, and the figure is a bare :class:`matplotlib.figure.Figure` (no pyplot, so no display and
-no backend are needed: it renders with Agg when saved and shows itself in a notebook).
+axes, and the figure is a bare :class:`matplotlib.figure.Figure` on an Agg canvas (no pyplot:
+no display is needed; it is saved with ``savefig`` and shows itself in a notebook).
 
 The names of the output field, the target and the input signal come from the trace
 (:func:`observed_names`), never from a fixed model.
@@ -117,6 +117,7 @@ def _weights_panel(axes, trace, member: int) -> None:
 def trace_figure(trace, title: str = "", member: int = 0, window: float | None = None):
     """The figure of ``trace`` (see the module's docstring); ``member`` picks a member of a
     batch, ``window`` the averaging of the error panel (default: a twentieth of the run)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     names = observed_names(trace)
@@ -124,6 +125,7 @@ def trace_figure(trace, title: str = "", member: int = 0, window: float | None =
     tracked = outputs > 0 and names["target"] is not None
     rows = outputs + tracked + 2
     figure = Figure(figsize=(10, 1.9 * rows + 0.6), layout="constrained")
+    FigureCanvasAgg(figure)  # renders without a display, whatever pyplot's backend
     axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     for k in range(outputs):
         _output_panel(axes[k], trace, k, names, member)
