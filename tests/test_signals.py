@@ -117,3 +117,18 @@ def test_cli_warns_when_signal_replaces_task_and_names_the_file(
     assert main([*base, "--horizon", "1"]) == 2
     assert "s.csv: the data end at t = 0.2" in capsys.readouterr().err
     assert main([*base, "--horizon", "0.3", "--hold-last"]) == 0
+
+
+def test_the_trace_keeps_the_input_signal_at_the_input_nodes(module, tmp_path, monkeypatch) -> None:
+    """Read from each chunk's table at the recorded times (several chunks here)."""
+    from stlp_sym.runner import loop
+
+    monkeypatch.setattr(loop, "CHUNK_STEPS", 150)
+    graph = Digraph.from_spec(GRAPH)
+    rows = [(0, 0.25, -1.0, 0.0), (1.0, 0.75, 1.0, 0.0)]
+    path = _csv(tmp_path / "s.csv", "t,u[1],u[0],z", rows)
+    trace = run(module, graph, make_task("x", graph, signal_file=path), dt=0.01, progress=False)
+    assert trace.meta["input_signal"] == "u" and trace.meta["input_nodes"] == ["0", "1"]
+    assert trace.meta["output_nodes"] == ["4", "5"]
+    expected = np.stack([-1.0 + 2.0 * trace.t, 0.25 + 0.5 * trace.t], axis=1)
+    np.testing.assert_allclose(trace.inputs, expected, rtol=0, atol=1e-12)

@@ -160,23 +160,19 @@ def _new_record(
     }
 
 
-def _input_columns(
-    module: ModuleType, task: Task, graph: Digraph, times: np.ndarray, fallback: list[bool]
-) -> tuple[str | None, np.ndarray | None]:
-    """The module's input signal (the first of role ``input`` the task gives) at the input
-    nodes at the recorded ``times``: its name and a ``(records, inputs)`` array, or None.
-    Signals depend on ``t`` alone, so they are tabulated after the run, a chunk at a time."""
+def input_signal(module: ModuleType, given: dict) -> str | None:
+    """The module's input signal: the first of its signals of role ``input`` in ``given``."""
     names = [name for name, role in getattr(module, "SIGNALS", {}).items() if role == "input"]
-    nodes = np.flatnonzero(graph.inputs)
-    chunk = max(1, TABLE_BYTES // (8 * max(1, graph.n) * max(1, len(names))))
-    found, parts = None, []
-    for begin in range(0, times.size, chunk):
-        values = tabulate(task, times[begin : begin + chunk], graph.n, fallback)
-        found = next((name for name in names if name in values), None)
-        if found is None:
-            return None, None
-        parts.append(np.asarray(values[found])[:, nodes])
-    return found, (np.concatenate(parts) if parts else None)
+    return next((name for name in names if name in given), None)
+
+
+def _recorded_inputs(signals: dict, name: str | None, times: np.ndarray, t0: float, step, nodes):
+    """The input signal at the input nodes at the recorded ``times``, read from the chunk's
+    table of ``signals`` (rows ``step`` apart from ``t0``): ``(records, inputs)``."""
+    if name is None:
+        return np.zeros((times.size, 0))
+    rows = np.rint((times - t0) / step).astype(int)
+    return np.asarray(signals[name])[rows][:, nodes]
 
 
 def run(
@@ -223,6 +219,7 @@ def run(
             "equations differentiate a signal: give signals(t) that provide it"
         )
     module.clamp(0.0, state, plan, given)
+    source, inputs = input_signal(module, given), np.flatnonzero(graph.inputs)
     chunk = _chunk_steps(stride, per, graph.n, len(first))
     parts, done, record = [], 0, None
     start = time.perf_counter()
@@ -236,6 +233,9 @@ def run(
             record.update(start=done == 0, final=done + count == steps)
             taken = module.run_steps(t0, dt, count, state, plan, params, table, record)
             parts.append({name: rows[: record["count"]] for name, rows in record["rows"].items()})
+            parts[-1]["inputs"] = _recorded_inputs(
+                table["signals"], source, parts[-1]["t"], t0, dt / per, inputs
+            )
             done += taken
             bar.update(taken)
             if record["diverged"] is not None or count == 0:
@@ -251,10 +251,9 @@ def run(
         )
     # a chunk starts at a record point, so its ``good`` starts as the last recorded state
     good = record["good"] if diverged else state
-    name, inputs = _input_columns(module, task, graph, columns["t"], fallback)
     meta = {
-        "input_signal": name,
-        "input_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.inputs)],
+        "input_signal": source,
+        "input_nodes": [str(graph.labels[k]) for k in inputs],
         "output_nodes": [str(graph.labels[k]) for k in outputs],
     }
     return Trace(
@@ -268,5 +267,5 @@ def run(
         elapsed,
         diverged,
         meta=meta,
-        inputs=inputs,
+        inputs=columns["inputs"] if source is not None else None,
     )
