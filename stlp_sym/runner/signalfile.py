@@ -7,7 +7,7 @@ signal's role (``u``: the inputs, ``z``: the outputs), and a column of one node 
 there. Values are interpolated linearly in ``t``; ``t`` must start at or before 0 and increase.
 
 >>> from stlp_sym.graph.digraph import Digraph
->>> graph = Digraph.from_spec("chain:3:in=1:out=1")
+>>> graph = Digraph.from_spec("complete:3:in=1")
 >>> table = parse_signal_rows(["t,u[0],z[2]", "0,1,0", "2,3,4"], graph, "s.csv")
 >>> table.end, table.columns["z"]
 (2.0, {2: array([0., 4.])})
