@@ -65,6 +65,7 @@ _LAZY = {
     "verify": "checks",
     "run": "runner.loop",
     "Trace": "runner.trace",
+    "sweep": "runner.sweep",
 }
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from .graph import Digraph
     from .options import Options
     from .runner.loop import run
+    from .runner.sweep import sweep
     from .runner.trace import Trace
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
@@ -142,6 +144,7 @@ __all__ = [
     "fn",
     "run",
     "src",
+    "sweep",
     "t",
     "verify",
 ]

@@ -50,6 +50,8 @@ class Task:
     horizon: float = 100.0
     score_fraction: float = 0.2
     table: Table | None = None
+    #: Whether the signals depend on the seed (runs of different seeds cannot share them).
+    seeded: bool = False
     #: where the signals come from (a file), for messages
     source: str = ""
     #: the last time the signals are known at (None: at all times)
@@ -192,5 +194,5 @@ def make_task(
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 200.0, table=table)
+        return Task(name, signals, 200.0, table=table, seeded=True)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")
