@@ -113,3 +113,13 @@ def test_backprop_figure_plots_force_against_gradient() -> None:
     np.testing.assert_array_equal(points.get_ydata(), limit.force)
     assert r"$m\,\ddot{w}$" in left.get_ylabel() and "$-dL^*/dw$" in left.get_xlabel()
     assert f"{limit.gap:.1e}" in right.get_title()
+
+
+def test_a_divergence_is_marked_on_every_panel(trace) -> None:
+    from stlp_sym.runner.trace import Divergence
+
+    diverged = replace(trace, diverged=Divergence(0.5, "w", 0, 2e6))
+    figure = diverged.plot()
+    assert _labels(figure.axes[0])[-1] == "diverged, $t = 0.5$"
+    for axes in figure.axes:
+        assert any(list(line.get_xdata()) == [0.5, 0.5] for line in axes.get_lines())

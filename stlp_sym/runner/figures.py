@@ -134,9 +134,11 @@ def trace_figure(trace, title: str = "", member: int = 0, window: float | None =
         _error_panel(axes[outputs], trace, names, member, window or span / 20)
     _energy_panel(axes[-2], trace, member)
     _weights_panel(axes[-1], trace, member)
-    for panel in axes:
-        if trace.diverged is not None:
-            panel.axvline(trace.diverged.t, color="C3", ls=":", lw=1.0)
+    if trace.diverged is not None:
+        for panel in axes:
+            label = f"diverged, $t = {trace.diverged.t:.4g}$" if panel is axes[0] else None
+            panel.axvline(trace.diverged.t, color="C3", ls=":", lw=1.0, label=label)
+        _legend_outside(axes[0])
     axes[-1].set_xlabel("time $t$")
     suffix = f" (member {member} of {trace.members})" if trace.members else ""
     if f"{title}{suffix}".strip():
