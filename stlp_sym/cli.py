@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .cli_inspect import add_inspect_commands
@@ -30,7 +32,7 @@ from .cli_status import (
     show_progress,
     status_of,
 )
-from .errors import StlpError
+from .errors import StlpError, StlpWarning
 from .options import set_notes
 
 
@@ -196,15 +198,30 @@ def _parse_seeds(text: str) -> Sequence[int]:
     return seeds
 
 
+def _task(args: argparse.Namespace, graph, name: str):
+    """The task ``name`` on ``graph``, or the signal file of ``--signal`` (with a warning when
+    ``--task`` was given too: the file replaces its signals)."""
+    from .runner.tasks import make_task
+
+    signal_file = getattr(args, "signal", None)
+    if signal_file is not None and getattr(args, "task", None) is not None:
+        warnings.warn(
+            f"--signal {signal_file} replaces the signals of --task {args.task}: drop one",
+            StlpWarning,
+            stacklevel=2,
+        )
+    hold_last = getattr(args, "hold_last", False)
+    return make_task(name, graph, args.seed, signal_file, hold_last=hold_last)
+
+
 def _run_task(module, args: argparse.Namespace, task, graph, plot_dir=None, **extra):
     """Run ``task`` (a name or a :class:`~stlp_sym.runner.tasks.Task`) and print its summary;
     ``extra`` goes to :func:`~stlp_sym.runner.loop.run` (monitors, checkpoints, ...)."""
     from .display.plots import plot_trace
     from .runner.loop import run
-    from .runner.tasks import make_task
 
     if isinstance(task, str):
-        task = make_task(task, graph, args.seed, getattr(args, "signal", None))
+        task = _task(args, graph, task)
     seeds = getattr(args, "seeds", None)
     trace = run(
         module,
@@ -302,6 +319,8 @@ def _check_run_outputs(args: argparse.Namespace) -> None:
     from .files import check_output
     from .rundir import check_run_directory
 
+    if getattr(args, "hold_last", False) and not args.signal:
+        raise StlpError("--hold-last applies to --signal FILE.csv only: drop it or give --signal")
     if args.save:
         check_output(args.save, "--save")
     if args.plot:
@@ -366,7 +385,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .graph.digraph import Digraph
     from .rundir import Interrupt, checkpoint_steps
     from .runner.monitors import Monitor
-    from .runner.tasks import make_task
 
     if args.resume:
         args = _resumed(args)
@@ -384,7 +402,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_params(model, options, _parse_params(args.param))
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
-    task = make_task(args.task, graph, args.seed, args.signal)
+    task = _task(args, graph, args.task or "tracking-sine")
     extra = {"monitor": monitors, "freeze": args.freeze or ()}
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -446,13 +464,66 @@ _GRAPH_HELP = (
 )
 
 
+def _demo_choice(args: argparse.Namespace, graph, stlp_module, action) -> tuple[dict, dict]:
+    """Every tracking model on each task over a short horizon: the modules and the choice."""
+    from .cache.store import build
+    from .display.demo import (
+        DEMO_INTEGRATOR,
+        SCREEN_HORIZON,
+        choose,
+        format_score,
+        screen,
+        tracking_models,
+    )
+
+    names = tracking_models({"stlp": action})
+    models = {name: _model(name) for name in names if name != "stlp"}
+    modules = {"stlp": stlp_module} | {
+        name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
+        for name, model in models.items()
+    }
+    tasks = list(SCREEN_HORIZON)
+    scores = screen(modules, graph, tasks, args.dt, args.seed)
+    chosen = choose(scores)
+    horizons = ", ".join(f"{task} to t = {h:g}" for task, h in SCREEN_HORIZON.items())
+    print(
+        f"\n== choosing a model per task: every tracking model ({DEMO_INTEGRATOR} integrator, its "
+        f"other options its own), {horizons}; score: lower is better"
+    )
+    width = max(map(len, names))
+    print(f"   {'model':<{width}}  " + "  ".join(f"{task:>20}" for task in tasks))
+    for name in names:
+        cells = "  ".join(f"{format_score(scores[name, task]):>20}" for task in tasks)
+        print(f"   {name:<{width}}  {cells}")
+    for task in tasks:
+        print(f"   chosen for {task}: {chosen[task]}")
+    return modules, chosen
+
+
+def _demo_backprop(module, action, graph, args: argparse.Namespace, out: Path):
+    """The back-propagation limit of model stlp on the demo graph, printed and plotted."""
+    from .display.demo import demo_backprop
+    from .display.plots import backprop_figure, save_figure
+
+    limit = demo_backprop(module, action, graph, args.seed)
+    print(
+        f"\n== back-propagation limit on {graph.name}: force on the weights against -dL*/dw "
+        f"by central differences, largest gap {limit.gap:.2e} of the largest gradient"
+    )
+    path = save_figure(backprop_figure(limit), out / "backprop-limit.png")
+    print(f"  wrote {path}")
+    return limit
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
+    """Model stlp on the paper's five neurons plus an input: equations, code, checks; each
+    tracking task run by the built-in model that tracks it best; the back-propagation limit."""
     import time
 
     from .cache.store import generate, load
     from .checks import verify_model
     from .codegen.driver import compile
+    from .display.demo import early_and_late
     from .display.png import render_png
     from .files import check_output
     from .graph.digraph import Digraph
@@ -478,17 +549,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
+    modules, chosen = _demo_choice(args, graph, module, action)
     results = []
-    for task in ("tracking-sine", "tracking-piecewise"):
-        print(f"\n== run {task}")
-        trace = _run_task(module, args, task, graph, out)
-        results.append((task, trace))
+    for task, name in chosen.items():
+        print(f"\n== run {task} with model {name}")
+        trace = _run_task(modules[name], args, task, graph, out)
+        results.append((task, name, trace))
+    limit = _demo_backprop(module, action, graph, args, out)
     print("\n== summary")
-    for task, trace in results:
-        status = str(trace.diverged) if trace.diverged else f"score {trace.score():.3f}"
-        print(f"   {task:<20} {status}")
+    for task, name, trace in results:
+        early, late = early_and_late(trace)
+        status = (
+            str(trace.diverged)
+            if trace.diverged
+            else f"score {trace.score():.4f} (error {early:.3g} in the first fifth, {late:.3g} "
+            "in the last)"
+        )
+        print(f"   {task:<20} model {name:<16} {status}")
+    print(f"   back-propagation limit: gap {limit.gap:.2e}")
     print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
-    print(f"   plots and equations.png in {out}/")
+    print(f"   figures and equations.png in {out}/")
     diverged = any(trace.diverged is not None for _, trace in results)
     return SUCCESS if report.passed and not diverged else FAILED
 
@@ -593,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--graph", help=_GRAPH_HELP + " (required, except with --resume)")
     run.add_argument(
         "--task",
-        default="tracking-sine",
+        default=None,
         help="tracking-sine or tracking-piecewise (default: tracking-sine)",
     )
     length = run.add_mutually_exclusive_group()
@@ -604,7 +684,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
     )
-    run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
+    run.add_argument(
+        "--signal",
+        metavar="FILE.csv",
+        help="signals from a CSV file instead of a task: columns t, z or z[NODE], u or u[NODE] "
+        "(docs/cli.md); the horizon defaults to the data's end",
+    )
+    run.add_argument(
+        "--hold-last",
+        action="store_true",
+        help="with --signal: hold the last values when the horizon runs past the data",
+    )
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")

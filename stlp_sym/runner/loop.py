@@ -27,7 +27,14 @@ from ..errors import StlpError, StlpWarning
 from ..graph.digraph import ARC_BYTES, NODE_BYTES, Digraph, check_memory
 from ..runtime.sparse import sparse_solve
 from .checkpoint import Checkpoint
-from .monitors import Monitor, Resolved, base_stride, resolve_all
+from .monitors import (
+    Monitor,
+    Resolved,
+    base_stride,
+    input_signal,
+    observed_names,
+    resolve_all,
+)
 from .tasks import Task
 from .trace import DIVERGENCE, Divergence, Series, Trace, locate
 
@@ -279,6 +286,18 @@ def provenance(
     }
 
 
+def roles(module: ModuleType, graph: Digraph) -> dict[str, object]:
+    """What a trace's figures name: the observed output field and target signal, the input
+    signal, and the graph's ids of the input and output nodes."""
+    output, target = observed_names(module)
+    return {
+        "observed": {"output": output, "target": target},
+        "input_signal": input_signal(module),
+        "input_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.inputs)],
+        "output_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.outputs)],
+    }
+
+
 def _frozen(module: ModuleType, freeze: Sequence[str]) -> list[str]:
     """The states held fixed: every state of a frozen field, or a state named directly."""
     states = []
@@ -363,6 +382,8 @@ def run(
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
+    steps = run_length(task, horizon, steps, dt)
+    task.check_horizon(steps * dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     plan["frozen"] = _frozen(module, freeze)
     seed = _checked_seeds(seed, graph)
@@ -372,7 +393,7 @@ def run(
     )
     session = _Session(
         module, graph, task, plan, params, state, dt,
-        run_length(task, horizon, steps, dt),
+        steps,
         _Recorder(monitors, base_stride(monitors), _batch_lead(module, state)),
     )  # fmt: skip
     session.start(checkpoint_every, resume)
@@ -386,7 +407,7 @@ def run(
         record["good"] if diverged else state,
         session.seconds / max(1, session.done - (resume.steps if resume else 0)),
         diverged,
-        meta=provenance(module, graph, params, dt, seed),
+        meta={**provenance(module, graph, params, dt, seed), **roles(module, graph)},
         steps=session.done,
         interrupted=interrupted,
         members=len(seed) if isinstance(seed, list) else None,

@@ -129,11 +129,18 @@ def observed_names(module: ModuleType) -> tuple[str | None, str | None]:
     return output, target
 
 
+def input_signal(module: ModuleType) -> str | None:
+    """The module's input signal: the first of its signals whose role is ``input``."""
+    signals = getattr(module, "SIGNALS", {})
+    return next((name for name, role in signals.items() if role == "input"), None)
+
+
 def default_monitors(module: ModuleType) -> list[Monitor]:
-    """What every run records: the observed output and its target on every output node, ``L``
-    and ``H`` (totals) and the norm of the weights (the edge fields' values) when there are
-    weights."""
+    """What every run records: the observed output and its target on every output node, the
+    input signal on every input node, ``L`` and ``H`` (totals) and the norm of the weights (the
+    edge fields' values) when there are weights."""
     output, target = observed_names(module)
+    source = input_signal(module)
     weights = [
         name
         for name, info in module.STATES.items()
@@ -142,6 +149,7 @@ def default_monitors(module: ModuleType) -> list[Monitor]:
     found = [
         Monitor(output, "outputs", name="output") if output else None,
         Monitor(target, "outputs", name="reference") if target else None,
+        Monitor(source, "inputs", name="input") if source else None,
         Monitor("L", name="lagrangian"),
         Monitor("H", name="hamiltonian"),
         Monitor(f"|{','.join(weights)}|", name="weight_norm") if weights else None,

@@ -6,7 +6,9 @@ inputs, ``z`` on the outputs) and says which part of the run is scored.
 - ``tracking-sine``: ``u = cos t`` on every input, ``z = sin t`` on every output, horizon 100.
 - ``tracking-piecewise``: the "highly unpredictable" signal of the paper: seeded intervals of
   cosines (random amplitude, frequency, phase) and constants, patched together; ``u = cos t``.
-- a CSV file with a header ``t,z`` (and optionally ``u``): linearly interpolated in ``t``.
+- a CSV file (:mod:`~stlp_sym.runner.signalfile`): columns ``t``, ``z`` or ``z[NODE]``, and
+  optionally ``u`` or ``u[NODE]`` (``u = cos t`` on the inputs it leaves out), interpolated
+  linearly in ``t``; its horizon is the data's end.
 
 >>> from stlp_sym.graph.digraph import Digraph
 >>> task = make_task("tracking-sine", Digraph.from_spec("complete:3:in=1"))
@@ -16,7 +18,6 @@ inputs, ``z`` on the outputs) and says which part of the run is scored.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from .signalfile import read_signal_file
 
 Signals = Callable[[float], dict[str, np.ndarray]]
 #: ``table(times)``: the signals at each of ``K`` times, arrays of shape ``(K, n)``
@@ -50,6 +52,24 @@ class Task:
     table: Table | None = None
     #: Whether the signals depend on the seed (runs of different seeds cannot share them).
     seeded: bool = False
+    #: where the signals come from (a file), for messages
+    source: str = ""
+    #: the last time the signals are known at (None: at all times)
+    data_end: float | None = None
+    #: past ``data_end``, hold the last values instead of refusing the run
+    hold_last: bool = False
+
+    def check_horizon(self, horizon: float) -> None:
+        """Refuse a run past the end of the data (unless ``hold_last``): an error naming the
+        source, before the run starts."""
+        if self.data_end is None or self.hold_last:
+            return
+        if horizon > self.data_end + 1e-9 * max(1.0, abs(self.data_end)):
+            raise StlpError(
+                f"{self.source}: the data end at t = {self.data_end:g}, before the horizon "
+                f"t = {horizon:g}: give a shorter --horizon or --steps, or --hold-last to hold "
+                "the last values"
+            )
 
 
 def _node_signals(
@@ -128,50 +148,44 @@ def piecewise_reference(seed: int, horizon: float) -> Callable[[float], float]:
     return reference
 
 
-def csv_reference(path: Path) -> tuple[Callable[[float], float], Callable[[float], float] | None]:
-    """``z(t)`` (and ``u(t)`` if present) from a CSV file with a header ``t,z[,u]``."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except OSError as error:
-        raise StlpError(f"cannot read signal file {path}: {error}") from error
-    if not rows or "t" not in rows[0] or "z" not in rows[0]:
-        raise StlpError(f"{path}: the first line must be a header with columns t and z (and u)")
-    header = [h.strip() for h in rows[0]]
-    columns: dict[str, list[float]] = {name: [] for name in header}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise StlpError(f"{path}, line {line}: expected {len(header)} values, got {len(row)}")
-        for name, text in zip(header, row, strict=True):
-            try:
-                value = float(text)
-            except ValueError:
-                raise StlpError(f"{path}, line {line}: {text!r} is not a number") from None
-            if not math.isfinite(value):
-                raise StlpError(f"{path}, line {line}: {name} = {text} is not finite")
-            columns[name].append(value)
-    times = np.array(columns["t"])
-    if times.size < 2 or np.any(np.diff(times) <= 0):
-        raise StlpError(f"{path}: column t must have at least two strictly increasing values")
+def file_task(path: str | Path, graph: Digraph, hold_last: bool = False) -> Task:
+    """The task of a CSV signal file (:func:`~stlp_sym.runner.signalfile.read_signal_file`):
+    its horizon is the data's end; inputs without a ``u`` column get ``u = cos t``."""
+    data = read_signal_file(path, graph)
+    undriven = graph.inputs.copy()
+    undriven[list(data.columns.get("u", {}))] = False
 
-    def column(name: str) -> Callable[[float], float]:
-        values = np.array(columns[name])
-        return lambda t: np.interp(t, times, values)
+    def table(times: np.ndarray) -> dict[str, np.ndarray]:
+        values = data.at(times)
+        u = values.setdefault("u", np.zeros_like(values["z"]))
+        u[:, undriven] = np.cos(np.reshape(times, (-1, 1)))
+        return values
 
-    return column("z"), (column("u") if "u" in columns else None)
+    def signals(t):
+        values = table(np.asarray(t))
+        return {name: v[0] for name, v in values.items()} if np.ndim(t) == 0 else values
+
+    end = data.end
+    return Task(
+        "csv", signals, end, table=table, source=str(path), data_end=end, hold_last=hold_last
+    )
 
 
-def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None = None) -> Task:
-    """The task ``name`` on ``graph`` (``signal_file`` replaces the reference signal)."""
+def make_task(
+    name: str,
+    graph: Digraph,
+    seed: int = 0,
+    signal_file: str | Path | None = None,
+    hold_last: bool = False,
+) -> Task:
+    """The task ``name`` on ``graph``; a ``signal_file`` replaces it (:func:`file_task`)."""
     if not graph.outputs.any():
         raise StlpError(
             f"task {name!r} needs output nodes, and graph {graph.name!r} has none: "
             "add ':out=K' to the graph spec"
         )
     if signal_file is not None:
-        reference, u = csv_reference(Path(signal_file))
-        signals = _node_signals(graph, u or math.cos, reference)
-        return Task("csv", signals, 100.0, table=_node_table(graph, u or np.cos, reference))
+        return file_task(signal_file, graph, hold_last)
     if name == "tracking-sine":
         signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, np.sin, _NP_COS_DERIVATIVES)

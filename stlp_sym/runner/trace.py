@@ -123,6 +123,25 @@ class Trace:
     hamiltonian = property(lambda self: self._values("hamiltonian"), doc="H (total).")
     weight_norm = property(lambda self: self._values("weight_norm"), doc="Norm of the weights.")
 
+    @property
+    def inputs(self) -> np.ndarray | None:
+        """The input signal at the input nodes, ``(records, inputs)`` (the same for every
+        member of a batch), or None when the run has no input signal."""
+        if "input" not in self.series:
+            return None
+        values = self.series["input"].values
+        return values[:, 0] if self.members is not None else values
+
+    def plot(self, title: str = "", member: int = 0, window: float | None = None):
+        """The run as a :class:`matplotlib.figure.Figure`: one panel per output node (its
+        field, its target and the input), the tracking error's moving average (log scale),
+        ``L/phi`` and ``H/phi``, and the weights' norm against time (see
+        :func:`~stlp_sym.runner.figures.trace_figure`). Save it with ``.savefig(path)``; a
+        notebook shows it. ``member`` picks a member of a batch."""
+        from .figures import trace_figure
+
+        return trace_figure(self, title, member, window)
+
     def score(self, fraction: float = 0.2) -> float | np.ndarray:
         """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon: a float,
         or one per member of a batch (``inf`` for a run, or the member, that diverged; a
