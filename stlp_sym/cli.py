@@ -569,7 +569,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"   back-propagation limit: gap {limit.gap:.2e}")
     print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
     print(f"   figures and equations.png in {out}/")
-    diverged = any(trace.diverged is not None for _, trace in results)
+    diverged = any(trace.diverged is not None for *_, trace in results)
     return SUCCESS if report.passed and not diverged else FAILED
 
 

@@ -110,10 +110,11 @@ def test_bad_monitors_are_one_line_errors_naming_the_spec(
 
 def test_default_monitors_come_from_one_function(numpy_module) -> None:
     names = [m.key() for m in default_monitors(numpy_module)]
-    assert names == ["output", "reference", "lagrangian", "hamiltonian", "weight_norm"]
-    assert [str(replace(m, name=None)) for m in default_monitors(numpy_module)][:2] == [
+    assert names == ["output", "reference", "input", "lagrangian", "hamiltonian", "weight_norm"]
+    assert [str(replace(m, name=None)) for m in default_monitors(numpy_module)][:3] == [
         "x@outputs",
         "z@outputs",
+        "u@inputs",
     ]
 
 

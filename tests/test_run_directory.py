@@ -19,7 +19,7 @@ from stlp_sym.runner.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH = "complete:6:in=1"
-PLOTS = ["tracking-sine-energy.png", "tracking-sine-tracking.png", "tracking-sine-weights.png"]
+PLOTS = ["tracking-sine-run.png"]
 
 
 def _same_runs(one: Path, other: Path) -> None:
