@@ -65,12 +65,14 @@ _LAZY = {
     "verify": "checks",
     "run": "runner.loop",
     "Trace": "runner.loop",
+    "init_printing": "display.notebook",
 }
 
 if TYPE_CHECKING:
     from .cache.store import build
     from .checks import verify
     from .codegen.driver import Stages, compile
+    from .display.notebook import init_printing
     from .graph import Digraph
     from .options import Options
     from .runner.loop import Trace, run
@@ -139,6 +141,7 @@ __all__ = [
     "dst",
     "expand",
     "fn",
+    "init_printing",
     "run",
     "src",
     "t",

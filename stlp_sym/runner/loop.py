@@ -28,6 +28,7 @@ from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
 from ..graph.digraph import Digraph
 from ..runtime.sparse import sparse_solve
+from .summary import trace_html
 from .tasks import Task
 
 #: A run diverges when any state exceeds this in absolute value (docs/theory.md section 2).
@@ -84,6 +85,10 @@ class Trace:
     seconds_per_step: float
     diverged: Divergence | None = None
     meta: dict[str, object] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        """A summary table and a small figure of the run, for notebooks."""
+        return trace_html(self)
 
     @property
     def members(self) -> int | None:
