@@ -13,6 +13,8 @@ Euler-Lagrange equation is ``P0 + P1 = 0``. The graph never enters: :func:`deriv
 on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a
 concrete graph.
 
+Examples
+--------
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Field, fn, t
 >>> from stlp_sym.symbolic.action import Action
