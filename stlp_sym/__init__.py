@@ -64,6 +64,7 @@ _LAZY = {
     "build": "cache.store",
     "verify": "checks",
     "run": "runner.loop",
+    "sweep": "runner.sweep",
     "Trace": "runner.loop",
     "init_printing": "display.notebook",
 }
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from .graph import Digraph
     from .options import Options
     from .runner.loop import Trace, run
+    from .runner.sweep import sweep
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand
@@ -144,6 +146,7 @@ __all__ = [
     "init_printing",
     "run",
     "src",
+    "sweep",
     "t",
     "verify",
 ]

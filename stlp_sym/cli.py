@@ -224,6 +224,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .cli_sweep import sweep_command
+
+    if args.resume:
+        return sweep_command(args)
+    if not args.model or not args.graph:
+        raise StlpError("stlp sweep needs MODEL and --graph SPEC (or --resume DIR)")
+    model = _model(args.model)
+    return sweep_command(args, _options(model, args), _parse_seeds(args.seeds))
+
+
 DEMO_GRAPH = "complete:6:in=1"
 _MODEL_HELP = "a built-in model (see `stlp models`) or a model file (.toml)"
 _GRAPH_HELP = (
@@ -329,6 +340,7 @@ def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) ->
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``stlp``."""
     from . import __version__
+    from .cli_sweep import add_sweep_parser
 
     parser = argparse.ArgumentParser(
         prog="stlp",
@@ -396,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     _add_backend_flag(demo)
     demo.set_defaults(func=cmd_demo)
+
+    sweep = add_sweep_parser(commands, _add_option_flags, _MODEL_HELP, _GRAPH_HELP)
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 
