@@ -66,12 +66,14 @@ _LAZY = {
     "run": "runner.loop",
     "sweep": "runner.sweep",
     "Trace": "runner.trace",
+    "init_printing": "display.notebook",
 }
 
 if TYPE_CHECKING:
     from .cache.store import build
     from .checks import verify
     from .codegen.driver import Stages, compile
+    from .display.notebook import init_printing
     from .graph import Digraph
     from .options import Options
     from .runner.loop import run
@@ -142,6 +144,7 @@ __all__ = [
     "dst",
     "expand",
     "fn",
+    "init_printing",
     "run",
     "src",
     "sweep",

@@ -103,6 +103,12 @@ class Trace:
     interrupted: bool = False
     members: int | None = None
 
+    def _repr_html_(self) -> str:
+        """A summary table and a small figure of the run, for notebooks."""
+        from .summary import trace_html
+
+        return trace_html(self)
+
     def _values(self, name: str) -> np.ndarray:
         if name in self.series:
             return self.series[name].values

@@ -8,6 +8,8 @@ Expressions are written with plain SymPy. A field or signal is an undefined func
 symbol :data:`t` (``fn("x")`` is ``x(t)``), time derivatives are ``diff(t, k)``, and the ends of an
 arc are reached with :func:`src` and :func:`dst`:
 
+Examples
+--------
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Aggregate, Field, fn, src, t
 >>> x, w = fn("x"), fn("w")
@@ -63,6 +65,8 @@ class Action:
     factor : the dissipation factor ``phi(t)`` (e.g. ``exp(theta t)``) by which multipliers are
         normalised; parameters and ``t`` only. Default 1.
 
+    Notes
+    -----
     Undeclared names are rejected when the action is built (:class:`~stlp_sym.errors.ActionError`).
     """
 

@@ -13,6 +13,8 @@ Euler-Lagrange equation is ``P0 + P1 = 0``. The graph never enters: :func:`deriv
 on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a
 concrete graph.
 
+Examples
+--------
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Field, fn, t
 >>> from stlp_sym.symbolic.action import Action
@@ -36,7 +38,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import ActionError, StructureError
 from .action import Action
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
-from .printing import latex_equations
+from .printing import latex_equations, latex_field_equation
 from .size import check_size
 from .system import FirstOrderSystem, explicit_system
 from .vocabulary import Aggregate, Field, split_end, t
@@ -65,6 +67,10 @@ class FieldEquation:
     def is_constraint(self) -> bool:
         """True for a multiplier's equation, which is the constraint it enforces."""
         return self.field.multiplier
+
+    def _repr_latex_(self) -> str:
+        """The equation in its domain's frame, for notebooks."""
+        return f"$${latex_field_equation(self)}$$"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 system). Each is a pure function returning a new object; :func:`apply_options` chains them as an
 :class:`Options` record says.
 
+Examples
+--------
 >>> from stlp_sym.symbolic.models import MODELS
 >>> d = apply_options(MODELS["stlp"].build(), Options())
 >>> d.transforms
