@@ -155,6 +155,31 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _print_score(trace, fraction: float, seed_list: list[int] | None) -> None:
+    """The score line(s) of a run, by the names the model observes (or why there is none)."""
+    names = trace.meta["observed"]
+    what = (
+        f"mean ({names['output']}_o - {names['target']})^2 / var {names['target']} "
+        f"over the last {fraction:.0%}"
+    )
+    if not trace.scored:
+        print(
+            "  no score: the model names no output field and target signal ([run] output and "
+            "target in a model file); its states were recorded"
+        )
+    elif trace.members:
+        print(f"  score per seed ({what}):")
+        for s, value in zip(seed_list or [], trace.score(fraction), strict=True):
+            print(f"    seed {s}: {value:.4f}")
+    elif trace.diverged is None:
+        print(f"  score ({what}): {trace.score(fraction):.4f}")
+    if not trace.members and trace.diverged is None:
+        print(
+            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
+            f"||w|| = {trace.weight_norm[-1]:.4g}"
+        )
+
+
 def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
     from .display.plots import plot_trace
     from .runner.loop import run
@@ -172,7 +197,6 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         params=_parse_params(getattr(args, "param", None)),
         seed=_parse_seeds(seeds) if seeds else args.seed,
     )
-    score = trace.score(task.score_fraction)
     members = f" x {trace.members} members" if trace.members else ""
     print(
         f"{task.name} on {graph.name}{members}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
@@ -180,22 +204,7 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
     )
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
-    if trace.members:
-        seed_list = _parse_seeds(seeds)
-        print(
-            f"  score per seed (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}):"
-        )
-        for s, value in zip(seed_list, score, strict=True):
-            print(f"    seed {s}: {value:.4f}")
-    elif trace.diverged is None:
-        print(
-            f"  score (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}): "
-            f"{score:.4f}"
-        )
-        print(
-            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
-            f"||w|| = {trace.weight_norm[-1]:.4g}"
-        )
+    _print_score(trace, task.score_fraction, _parse_seeds(seeds) if seeds else None)
     if plot_dir is not None:
         for path in plot_trace(trace, Path(plot_dir), prefix=f"{task.name}-", title=task.name):
             print(f"  wrote {path}")

@@ -115,6 +115,7 @@ def canonical_text(action: Action, options: Options) -> str:
         f"edge {sp.srepr(action.edge)}",
         f"global {sp.srepr(action.global_)}",
         f"factor {sp.srepr(action.factor)}",
+        f"observed {action.observed}",
         f"options {sorted(asdict(options).items())}",
         f"versions stlp_sym={__version__} sympy={sp.__version__}",
     ]

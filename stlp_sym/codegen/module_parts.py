@@ -132,7 +132,7 @@ def module_tables(
     tops: dict[str, list[str]] = {}
     for state in ir.states:
         tops.setdefault(state.field, []).append(state.name)
-    tables_out = ["PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS"]
+    tables_out = ["PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS", "OBSERVED"]
     exported = sorted([*tables_out, *public], key=_isort)
     # What ``signals(t)`` must hold: the signals the kernel reads (derivatives ``u_d1`` too,
     # where the equations use them) and those the clamps copy.
@@ -145,6 +145,7 @@ def module_tables(
         ("OPTIONS", repr(_options(options))),
         ("SIGNALS", repr({s.name: s.role for s in ir.signals})),
         ("SIGNAL_KEYS", repr(sorted(read))),
+        ("OBSERVED", repr(dict(ir.observed))),
         ("_UPDATE_ORDER", repr([name for chain in tops.values() for name in chain])),
         ("_TOPS", repr(tops)),
         ("_FIELDS", literal(_fields(ir))),

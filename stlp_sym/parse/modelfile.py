@@ -64,7 +64,9 @@ _TOP_KEYS = (
     "aggregates",
     "terms",
     "options",
+    "run",
 )
+_RUN_KEYS = ("output", "target")
 _FIELD_KEYS = ("domain", "role", "multiplier")
 _TERM_KEYS = ("node", "edge", "global")
 _OPTION_TYPES = {"flip": bool, "normalise": bool, "policy": str, "integrator": str, "cse": bool}
@@ -267,6 +269,13 @@ class _Reader:
             parameters.append(self.declare(key, Parameter, name, value))
         return parameters
 
+    def observed(self) -> dict[str, str | None]:
+        """``[run] output = "v"`` and ``target = "y"``: what a run records and scores."""
+        table = self.table("run")
+        self.check_keys(("run",), table, _RUN_KEYS)
+        return {key: self.string(("run", key), table[key]) if key in table else None
+                for key in _RUN_KEYS}  # fmt: skip
+
     def options(self) -> Options:
         table = self.table("options")
         self.check_keys(("options",), table, tuple(_OPTION_TYPES))
@@ -337,6 +346,7 @@ def _culprit(message: str) -> tuple[str, ...]:
         (r"^(node|edge|global) term", lambda m: ("terms", m.group(1))),
         (r"^dissipation factor", lambda m: ("factor",)),
         (r"^aggregate '(\w+)'", lambda m: ("aggregates", m.group(1))),
+        (r"^(output|target) '", lambda m: ("run", m.group(1))),
         (r"^clamp (?:of '(\w+)'|(\w+) =)", lambda m: ("clamps", m.group(1) or m.group(2))),
     ):
         match = re.match(pattern, message)
@@ -348,7 +358,7 @@ def _culprit(message: str) -> tuple[str, ...]:
 def _build(reader: _Reader) -> tuple[Action, Options]:
     name, description = reader.header()
     fields, signals, parameters = reader.fields(), reader.signals(), reader.parameters()
-    clamps, options = reader.clamps(), reader.options()
+    clamps, options, observed = reader.clamps(), reader.options(), reader.observed()
     aggregate_names = {n: "aggregate" for n in reader.table("aggregates")}
     groups = {"field": fields, "signal": signals, "parameter": parameters}
     names = _names(reader, groups)
@@ -373,6 +383,7 @@ def _build(reader: _Reader) -> tuple[Action, Options]:
             name=name,
             description=description,
             factor=factor,
+            **observed,
         )
     except ParseError:
         raise

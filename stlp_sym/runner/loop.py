@@ -28,6 +28,7 @@ from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
 from ..graph.digraph import Digraph
 from ..runtime.sparse import sparse_solve
+from .roles import observed, observed_state
 from .tasks import Task
 
 #: A run diverges when any state exceeds this in absolute value (docs/theory.md section 2).
@@ -68,7 +69,9 @@ def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: i
 class Trace:
     """What a run recorded, every ``record_every`` steps.
 
-    ``output`` and ``reference`` have one column per output node; ``lagrangian`` and
+    ``output`` and ``reference`` have one column per output node (the module's
+    ``OBSERVED`` output field and target signal, named in ``meta["observed"]``; no column when
+    the model observes nothing, and no score then); ``lagrangian`` and
     ``hamiltonian`` are ``L/phi`` and ``H/phi`` for normalised modules; ``state`` is the last
     state that did not diverge. A batch (``run(..., seed=[...])``) has a member axis after
     time in every array (``output`` is ``(records, B, outputs)``) and in ``state``.
@@ -90,10 +93,27 @@ class Trace:
         """The number of members of a batch, None for a single run."""
         return None if self.lagrangian.ndim == 1 else self.lagrangian.shape[1]
 
+    @property
+    def scored(self) -> bool:
+        """True when the run observed an output and a target (so that it has a score)."""
+        names = self.meta.get("observed", {"output": "x", "target": "z"})
+        return names["output"] is not None and names["target"] is not None
+
     def score(self, fraction: float = 0.2) -> float | np.ndarray:
-        """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon: a float,
-        or one per member of a batch (``inf`` for a run, or the member, that diverged; a
-        batch stops at its first divergence, so the others are scored up to there)."""
+        """Mean of ``(output - target)^2 / var(target)`` over the last ``fraction`` of the
+        horizon: a float, or one per member of a batch (``inf`` for a run, or the member, that
+        diverged; a batch stops at its first divergence, so the others are scored up to there).
+
+        Raises
+        ------
+        StlpError
+            When the model observes no output or no target (:attr:`scored` is False).
+        """
+        if not self.scored:
+            raise StlpError(
+                "this run has no score: its model names no output field and target signal "
+                "(model files: [run] output and target)"
+            )
         if self.members is None:
             if self.diverged is not None or len(self.t) < 2:
                 return math.inf
@@ -236,7 +256,8 @@ def _new_record(
     module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
 ) -> dict:
     lead = next(iter(state.values())).shape[:-1]
-    observed = "x" if "x" in state else None
+    output, target = observed_state(module), observed(module)["target"]
+    outputs = outputs if output is not None else outputs[:0]
     weights = [
         name
         for name, info in module.STATES.items()
@@ -248,14 +269,14 @@ def _new_record(
         "start": False,
         "final": False,
         "nodes": outputs,
-        "state": observed,
-        "signal": "z",
+        "state": output,
+        "signal": target,
         "weights": weights,
         "limit": DIVERGENCE,
         "rows": {
             "t": np.zeros(rows),
             "output": np.zeros((*per_row, outputs.size)),
-            "reference": np.zeros((*per_row, outputs.size)),
+            "reference": np.full((*per_row, outputs.size), 0.0 if target else np.nan),
             "lagrangian": np.full(per_row, np.nan),
             "hamiltonian": np.full(per_row, np.nan),
             "weight_norm": np.zeros(per_row),
@@ -280,15 +301,20 @@ def run(
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
-    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` or a plain ``signals(t)`` callable returning
-    node arrays such as ``{"u": ..., "z": ...}``; the signals are tabulated a chunk of steps at a
-    time (a plain callable is called with ``t`` of shape ``(K, 1)`` and must broadcast to
-    ``(K, n)``) and the module's ``run_steps`` takes the chunk. Stops early, keeping the last
-    good state, when a state exceeds :data:`DIVERGENCE`. A sequence of seeds runs a batch (a
-    parameter may then be one value per member): the trace has a member axis after time.
+    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` (a built-in task speaks in roles, given
+    to the module under its own signal names) or a plain ``signals(t)`` callable returning node
+    arrays keyed by the module's signal names, such as ``{"u": ..., "z": ...}``; the signals
+    are tabulated a chunk of steps at a time (a plain callable is called with ``t`` of shape
+    ``(K, 1)`` and must broadcast to ``(K, n)``) and the module's ``run_steps`` takes the
+    chunk. Stops early, keeping the last good state, when a state exceeds
+    :data:`DIVERGENCE`. A sequence of seeds runs a batch (a parameter may then be one value
+    per member): the trace has a member axis after time. The module's ``OBSERVED`` output
+    field and target signal are recorded on the output nodes and scored.
     """
     if not isinstance(task, Task):
         task = Task("signals", task)
+    task = task.for_module(module)
+    observed_state(module)  # an output without a state is refused before the run
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
@@ -347,4 +373,5 @@ def run(
         good,
         elapsed,
         diverged,
+        meta={"observed": observed(module)},
     )

@@ -1,16 +1,18 @@
 """Tasks: the signals a run is driven by (docs/theory.md section 6).
 
-A task turns a graph into ``signals(t) -> {"u": ..., "z": ...}`` (node arrays: ``u`` on the
-inputs, ``z`` on the outputs) and says which part of the run is scored.
+A task turns a graph into ``signals(t) -> {"input": ..., "target": ...}`` (node arrays: the
+input on the input nodes, the target on the output nodes, keyed by role; the runner gives them
+to a module under its own signal names, :mod:`stlp_sym.runner.roles`) and says which part of the
+run is scored.
 
-- ``tracking-sine``: ``u = cos t`` on every input, ``z = sin t`` on every output, horizon 100.
+- ``tracking-sine``: input ``cos t`` on every input, target ``sin t`` on every output, horizon 100.
 - ``tracking-piecewise``: the "highly unpredictable" signal of the paper: seeded intervals of
-  cosines (random amplitude, frequency, phase) and constants, patched together; ``u = cos t``.
+  cosines (random amplitude, frequency, phase) and constants, patched together; input ``cos t``.
 - a CSV file with a header ``t,z`` (and optionally ``u``): linearly interpolated in ``t``.
 
 >>> from stlp_sym.graph.digraph import Digraph
 >>> task = make_task("tracking-sine", Digraph.from_spec("complete:3:in=1"))
->>> task.signals(0.0)["u"].tolist(), task.horizon
+>>> task.signals(0.0)["input"].tolist(), task.horizon
 ([1.0, 0.0, 0.0], 100.0)
 """
 
@@ -21,11 +23,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from .roles import INPUT, TARGET, in_module_names
 
 Signals = Callable[[float], dict[str, np.ndarray]]
 #: ``table(times)``: the signals at each of ``K`` times, arrays of shape ``(K, n)``
@@ -37,10 +41,12 @@ TASKS: tuple[str, ...] = ("tracking-sine", "tracking-piecewise")
 class Task:
     """Signals on a graph, a default horizon and the scored fraction at the end of a run.
 
-    ``signals(t)`` returns node arrays (``u`` on the inputs, ``z`` on the outputs, and any
-    derivatives ``u_d1``, ... it knows); a plain callable can be wrapped as
-    ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given, returns the same
-    signals at many times at once, ``(K, n)`` arrays (the runner tabulates a chunk of steps).
+    ``signals(t)`` returns node arrays keyed by the module's signal names (``u``, ``z``, and
+    any derivatives ``u_d1``, ... it knows), or, with ``roles=True``, keyed by role
+    (``input``, ``target``, ``input_d1``, ...: :mod:`stlp_sym.runner.roles`); a plain callable
+    can be wrapped as ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given,
+    returns the same signals at many times at once, ``(K, n)`` arrays (the runner tabulates a
+    chunk of steps).
     """
 
     name: str
@@ -48,6 +54,12 @@ class Task:
     horizon: float = 100.0
     score_fraction: float = 0.2
     table: Table | None = None
+    roles: bool = False
+
+    def for_module(self, module: ModuleType) -> Task:
+        """This task giving its signals by ``module``'s signal names (to call ``module.step``
+        with ``task.for_module(module).signals`` directly)."""
+        return in_module_names(self, module)
 
 
 def _node_signals(
@@ -62,13 +74,13 @@ def _node_signals(
     inputs' accelerations to them).
     """
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
-    values = {name: np.zeros(graph.n) for name in (*on_inputs, "z")}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    values = {name: np.zeros(graph.n) for name in (*on_inputs, TARGET)}
 
     def signals(t: float) -> dict[str, np.ndarray]:
         for name, f in on_inputs.items():
             values[name][inputs] = f(t)
-        values["z"][outputs] = z(t)
+        values[TARGET][outputs] = z(t)
         return values
 
     return signals
@@ -83,14 +95,14 @@ def _node_table(
     """``table(times)`` of the same signals as :func:`_node_signals`, with vectorised ``u``,
     ``z`` and derivatives: ``(K, n)`` arrays, zero off the inputs (outputs for ``z``)."""
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
 
     def table(times: np.ndarray) -> dict[str, np.ndarray]:
         times = np.asarray(times, dtype=float).reshape(-1, 1)
         values = {}
         for name, f in on_inputs.items():
             values[name] = np.where(inputs, f(times), 0.0)
-        values["z"] = np.where(outputs, z(times), 0.0)
+        values[TARGET] = np.where(outputs, z(times), 0.0)
         return values
 
     return table
@@ -169,14 +181,15 @@ def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None
     if signal_file is not None:
         reference, u = csv_reference(Path(signal_file))
         signals = _node_signals(graph, u or math.cos, reference)
-        return Task("csv", signals, 100.0, table=_node_table(graph, u or np.cos, reference))
+        table = _node_table(graph, u or np.cos, reference)
+        return Task("csv", signals, 100.0, table=table, roles=True)
     if name == "tracking-sine":
         signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, np.sin, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 100.0, table=table)
+        return Task(name, signals, 100.0, table=table, roles=True)
     if name == "tracking-piecewise":
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 200.0, table=table)
+        return Task(name, signals, 200.0, table=table, roles=True)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

@@ -60,6 +60,8 @@ class Action:
         parameters and ``t``.
     global_ : ``L_global``: global fields, parameters and ``t``.
     name, description : for listings and generated headers.
+    output, target : what a run observes: the node field recorded on the output nodes and the
+        signal it is scored against (either may be None: nothing recorded, no score).
     factor : the dissipation factor ``phi(t)`` (e.g. ``exp(theta t)``) by which multipliers are
         normalised; parameters and ``t`` only. Default 1.
 
@@ -77,6 +79,8 @@ class Action:
     name: str = "action"
     description: str = ""
     factor: sp.Expr = sp.S.One
+    output: str | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("fields", "signals", "clamps", "aggregates", "parameters"):
@@ -123,6 +127,11 @@ class Action:
         return {p.name: p.default for p in self.parameters}
 
     @property
+    def observed(self) -> dict[str, str | None]:
+        """``{"output": field, "target": signal}``: what a run records and scores."""
+        return {"output": self.output, "target": self.target}
+
+    @property
     def lagrangian_terms(self) -> dict[Domain, sp.Expr]:
         """``{"node": L_node, "edge": L_edge, "global": L_global}``."""
         return {"node": self.node, "edge": self.edge, "global": self.global_}
@@ -143,6 +152,8 @@ class Action:
                 "name",
                 "description",
                 "factor",
+                "output",
+                "target",
             )
         }
         values.update(changes)

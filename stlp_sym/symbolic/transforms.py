@@ -172,7 +172,8 @@ def normalise(derivation: Derivation) -> Derivation:
         for name in names:
             expr = _substitute_multiplier(expr, name, factor)
         terms[key] = expr
-    new_action = action.replace(fields=fields, **terms)
+    output = f"{action.output}_hat" if action.output in names else action.output
+    new_action = action.replace(fields=fields, output=output, **terms)
     return replace(derivation, action=new_action).with_equations(tuple(equations), "normalise")
 
 

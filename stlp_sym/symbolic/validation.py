@@ -140,9 +140,32 @@ def _check_declarations(action: Action) -> None:
         raise ActionError("a field is clamped twice; give each field at most one clamp")
 
 
+def _check_observed(action: Action) -> None:
+    """The output must be a node field, the target a signal, and a target needs an output."""
+    if action.output is not None:
+        field = action.lookup(action.output)
+        if not isinstance(field, Field) or field.domain != "node":
+            raise ActionError(
+                f"output {action.output!r} of {action.name!r} is not a node field of the action: "
+                "name the node field a run records on the output nodes"
+            )
+    if action.target is not None:
+        if not isinstance(action.lookup(action.target), Signal):
+            raise ActionError(
+                f"target {action.target!r} of {action.name!r} is not a signal of the action: "
+                "name the signal the output is scored against"
+            )
+        if action.output is None:
+            raise ActionError(
+                f"target {action.target!r} of {action.name!r} has no output to be compared "
+                "with: name the output field too"
+            )
+
+
 def validate_action(action: Action) -> None:
     """Raise :class:`ActionError` naming the first undeclared or misplaced name."""
     _check_declarations(action)
+    _check_observed(action)
     terms = [
         (action.node, "node", f"node term of {action.name!r}"),
         (action.edge, "edge", f"edge term of {action.name!r}"),
