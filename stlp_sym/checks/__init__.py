@@ -119,7 +119,10 @@ def verify(
         check_integrator(ctx),
         check_unrolled(ctx),
     )
-    notes = (f"parameters: defaults scaled by seeded factors in [0.8, 1.25] (seed {seed})",)
+    notes = (
+        f"parameters: defaults scaled by seeded factors in [0.8, 1.25] (seed {seed}), one "
+        "per node or arc for parameters on nodes or arcs",
+    )
     return Report(action.name, _graph_text(graph), options, checks, notes)
 
 

@@ -166,6 +166,17 @@ def build_context(
     return context_on(graph, action, options, derived, derivation, module, seed)
 
 
+def seeded_params(action: Action, graph: Digraph, rng: np.random.Generator) -> dict:
+    """Each default scaled by a seeded factor in ``[0.8, 1.25]``: one factor per node or arc
+    for a parameter on nodes or arcs (so that its values differ from place to place)."""
+    sizes = {"node": graph.n, "edge": graph.n_arcs}
+    domains = action.parameter_domains
+    return {
+        name: value * rng.uniform(0.8, 1.25, sizes[domains[name]] if name in domains else None)
+        for name, value in action.parameter_defaults.items()
+    }
+
+
 def context_on(
     graph: Digraph,
     action: Action,
@@ -180,9 +191,7 @@ def context_on(
     own = derivation.action
     layout = Layout.of(own, graph)
     rng = np.random.default_rng(seed)
-    params = {
-        name: value * rng.uniform(0.8, 1.25) for name, value in own.parameter_defaults.items()
-    }
+    params = seeded_params(own, graph, rng)
     lagrangian = compile_expressions(
         unrolled_lagrangian(own, graph), field_registry(own, graph), list(params)
     )

@@ -94,6 +94,7 @@ def model_entries(
     """``(key, code)`` of the module's ``_MODEL``: what its runtime functions read."""
     entries = [
         ("params", "PARAMS"),
+        ("param_domains", "PARAM_DOMAINS"),
         ("states", "STATES"),
         ("fields", "_FIELDS"),
         ("tops", "_TOPS"),
@@ -132,7 +133,8 @@ def module_tables(
     tops: dict[str, list[str]] = {}
     for state in ir.states:
         tops.setdefault(state.field, []).append(state.name)
-    tables_out = ["PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS", "OBSERVED"]
+    tables_out = ["PARAMS", "PARAM_DOMAINS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS"]
+    tables_out.append("OBSERVED")
     exported = sorted([*tables_out, *public], key=_isort)
     # What ``signals(t)`` must hold: the signals the kernel reads (derivatives ``u_d1`` too,
     # where the equations use them) and those the clamps copy.
@@ -141,6 +143,7 @@ def module_tables(
     tables = [
         ("__all__", literal(exported)),
         ("PARAMS", repr({p.name: p.default for p in ir.parameters})),
+        ("PARAM_DOMAINS", repr({p.name: p.on for p in ir.parameters if p.on is not None})),
         ("STATES", literal(_states(ir))),
         ("OPTIONS", repr(_options(options))),
         ("SIGNALS", repr({s.name: s.role for s in ir.signals})),

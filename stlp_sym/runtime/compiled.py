@@ -14,7 +14,7 @@ same arcs by source, for sums into sources).
 import numpy as np
 
 from .loop import record_row, table_row
-from .params import merged_params
+from .params import model_params
 
 
 def batch_rows(lead) -> int:
@@ -106,7 +106,7 @@ def live_rows(plan, name) -> np.ndarray:
 def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
     """``run_steps`` with the steps between two records in one compiled call
     (``model["chunk"]``): Python runs only at record points."""
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     per, stride, info = table["per_step"], record["stride"], np.zeros(5)
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)

@@ -7,7 +7,7 @@ adds it from the rates (and, under the exact policy, the solved multipliers).
 
 import numpy as np
 
-from .params import merged_params
+from .params import model_params
 from .plan import batch_shape
 from .rates import rates_of
 
@@ -25,7 +25,7 @@ def jet_with_tops(t, state, plan, p, signals, model) -> dict:
 def energy_sum(t, state, plan, params, signals, model, which):
     """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
     float, or one per member ``(B,)`` for a batch."""
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )
@@ -52,7 +52,7 @@ def energy_unavailable(t, state, plan, params, signals, model) -> float:
 def el_parts_of(t, jet, plan, params, signals, model) -> dict:
     """(P0, P1) per field of the unflipped Euler-Lagrange equations of this module's action;
     ``jet`` holds each field and its time derivatives (``x``, ``x_d1``, ...)."""
-    out = model["el_kernel"](t, jet, plan, merged_params(params, model["params"]), signals)
+    out = model["el_kernel"](t, jet, plan, model_params(params, plan, model), signals)
     return {
         field: (np.array(out["P0_" + field]), np.array(out["P1_" + field]))
         for field in model["el_fields"]

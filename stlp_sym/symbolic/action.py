@@ -25,7 +25,7 @@ arc are reached with :func:`src` and :func:`dst`:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -88,6 +88,7 @@ class Action:
         for name in ("node", "edge", "global_", "factor"):
             object.__setattr__(self, name, canonical(getattr(self, name)))
         object.__setattr__(self, "_by_name", self._declarations())
+        self._read_parameters_on_domains()
         validate_action(self)
 
     def _declarations(self) -> dict[str, object]:
@@ -97,6 +98,19 @@ class Action:
                 raise ActionError(f"name {item.name!r} is declared twice; names must be unique")
             names[item.name] = item
         return names
+
+    def _read_parameters_on_domains(self) -> None:
+        """A parameter on nodes or arcs written as a plain symbol ``tau`` is ``tau(t)``."""
+        symbols = {sp.Symbol(p.name): p.symbol for p in self.parameters if p.on is not None}
+        if not symbols:
+            return
+        for name in ("node", "edge", "global_", "factor"):
+            object.__setattr__(self, name, getattr(self, name).xreplace(symbols))
+        aggregates = tuple(replace(a, expr=a.expr.xreplace(symbols)) for a in self.aggregates)
+        object.__setattr__(self, "aggregates", aggregates)
+        by_name = dict(self._by_name)
+        by_name.update({a.name: a for a in aggregates})
+        object.__setattr__(self, "_by_name", by_name)
 
     def _repr_latex_(self) -> str:
         """The action and its declarations, for notebooks."""
@@ -125,6 +139,11 @@ class Action:
     def parameter_defaults(self) -> dict[str, float]:
         """``{name: default}`` of every parameter."""
         return {p.name: p.default for p in self.parameters}
+
+    @property
+    def parameter_domains(self) -> dict[str, str]:
+        """``{name: "node" | "edge"}`` of the parameters with one value per node or arc."""
+        return {p.name: p.on for p in self.parameters if p.on is not None}
 
     @property
     def observed(self) -> dict[str, str | None]:
