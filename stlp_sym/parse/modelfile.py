@@ -252,22 +252,32 @@ class _Reader:
 
     def parameters(self) -> list[Parameter]:
         parameters = []
-        for name, value in self.table("parameters").items():
-            key = ("parameters", name)
-            if isinstance(value, str):
-                line, col = self.locator.find(key)
-                where = ".".join(key)
-                value = parse_number(
-                    value, source=self.path, line=line, column_offset=col, where=where
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.error(key, f"must be a number, not {_kind(value)}")
-            if isinstance(value, int) and abs(value) > 10**300:
-                raise self.error(key, f"integer of {len(str(abs(value)))} digits is beyond 1e300")
-            if not math.isfinite(value) or abs(value) > 1e300:
-                raise self.error(key, f"{value!r} is not a finite number")
-            parameters.append(self.declare(key, Parameter, name, value))
+        for name, spec in self.table("parameters").items():
+            key, on = ("parameters", name), None
+            if isinstance(spec, dict):  # { default = 1.0, on = "node" }
+                self.check_keys(key, spec, ("default", "on"))
+                if "default" not in spec:
+                    raise self.error(key, 'write { default = 1.0, on = "node" } (default missing)')
+                on = self.string((*key, "on"), spec["on"]) if "on" in spec else None
+                key = (*key, "default")
+                spec = spec["default"]
+            value = self.number(key, spec)
+            parameters.append(self.declare(key[:2], Parameter, name, value, on))
         return parameters
+
+    def number(self, key: tuple[str, ...], value: Any) -> float:
+        """A finite number, or a string read as a constant expression."""
+        if isinstance(value, str):
+            line, col = self.locator.find(key)
+            where = ".".join(key)
+            value = parse_number(value, source=self.path, line=line, column_offset=col, where=where)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, not {_kind(value)}")
+        if isinstance(value, int) and abs(value) > 10**300:
+            raise self.error(key, f"integer of {len(str(abs(value)))} digits is beyond 1e300")
+        if not math.isfinite(value) or abs(value) > 1e300:
+            raise self.error(key, f"{value!r} is not a finite number")
+        return value
 
     def observed(self) -> dict[str, str | None]:
         """``[run] output = "v"`` and ``target = "y"``: what a run records and scores."""
@@ -319,8 +329,11 @@ def _kind(value: Any) -> str:
 def _names(reader: _Reader, groups: dict[str, list]) -> dict[str, str]:
     names: dict[str, str] = {}
     sections = {"field": "fields", "signal": "signals", "parameter": "parameters"}
-    for kind, items in groups.items():
+    sections["local parameter"] = "parameters"
+    for group, items in groups.items():
         for item in items:
+            # a parameter on nodes or arcs is read as name(t), like a signal (see Parameter)
+            kind = "local parameter" if getattr(item, "on", None) is not None else group
             if item.name in names:
                 other = sections.get(names[item.name], "aggregates")
                 raise reader.error(

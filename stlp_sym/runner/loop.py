@@ -28,6 +28,7 @@ from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
 from ..graph.digraph import Digraph
 from ..runtime.sparse import sparse_solve
+from .parameters import check_shape
 from .roles import observed, observed_state
 from .tasks import Task
 
@@ -155,20 +156,39 @@ def _score(t: np.ndarray, output: np.ndarray, reference: np.ndarray, fraction: f
     return float(error / variance) if variance > 0 else float(error)
 
 
-def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
+def check_params(
+    module: ModuleType,
+    params: dict[str, float],
+    dt: float,
+    graph: Digraph | None = None,
+    members: int | None = None,
+) -> dict[str, float]:
     """Reject unknown, non-finite or absurd values; warn when the step is unstable. A value
-    may be one per member of a batch (a sequence)."""
+    may be one per member of a batch (a sequence) and, for a parameter on nodes or arcs, one
+    per node or arc of ``graph`` (:mod:`stlp_sym.runner.parameters`)."""
     for name, value in params.items():
         if name not in module.PARAMS:
             raise StlpError(f"unknown parameter {name!r}; this model has {sorted(module.PARAMS)}")
-        values = np.asarray(value, dtype=float)
-        if values.ndim > 1 or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
-            raise StlpError(f"parameter {name} = {value!r} is not a usable finite number")
+        try:
+            values = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise StlpError(f"parameter {name!r}: {value!r} is not a number or array") from None
+        if not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
+            shown = repr(value) if values.ndim == 0 else f"an array with {_bad(values)}"
+            raise StlpError(f"parameter {name} = {shown} is not a usable finite number")
+        if graph is not None:
+            check_shape(module, name, values, graph.n, graph.n_arcs, members)
     if not (math.isfinite(dt) and dt > 0):
         raise StlpError(f"time step dt = {dt!r} must be a positive finite number")
     merged = {**module.PARAMS, **params}
     warn_if_unstable(module, merged, dt)
     return merged
+
+
+def _bad(values: np.ndarray) -> str:
+    """The first entry of ``values`` that is not finite or beyond 1e12, as text."""
+    index = np.flatnonzero(~np.isfinite(values) | (np.abs(np.nan_to_num(values)) > 1e12))[0]
+    return f"{values.reshape(-1)[index]} at entry {index}"
 
 
 def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) -> None:
@@ -315,7 +335,8 @@ def run(
         task = Task("signals", task)
     task = task.for_module(module)
     observed_state(module)  # an output without a state is refused before the run
-    params = check_params(module, dict(params or {}), dt)
+    members = len(seed) if np.ndim(seed) == 1 else None
+    params = check_params(module, dict(params or {}), dt, graph, members)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
     steps = steps if steps is not None else round((horizon or task.horizon) / dt)
