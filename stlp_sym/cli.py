@@ -118,7 +118,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     model = _model(args.model)
     options = resolved(_options(model, args))  # the report shows the backend it checked
-    report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
+    report = verify_model(model, options, args.graph or DEFAULT_GRAPH, params=_param_file(args))
     print(report.table())
     return 0 if report.passed else 1
 
@@ -138,6 +138,29 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
         except StlpError as exc:
             raise StlpError(f"--param {item!r}: {text!r} is not a number ({exc})") from None
     return params
+
+
+def _param_file(args: argparse.Namespace):
+    """``--param-file FILE.npz`` as ``values(action, graph)`` for verify, or None."""
+    from .runner.parameters import read_param_file
+
+    path = getattr(args, "param_file", None)
+    if path is None:
+        return None
+    return lambda action, graph: read_param_file(
+        Path(path), action.parameter_defaults, action.parameter_domains, graph
+    )
+
+
+def _run_params(args: argparse.Namespace, module, graph) -> dict:
+    """``--param-file`` values, then ``--param NAME=VALUE`` over them."""
+    from .runner.parameters import read_param_file
+
+    path, values = getattr(args, "param_file", None), {}
+    if path is not None:
+        domains = getattr(module, "PARAM_DOMAINS", {})
+        values = read_param_file(Path(path), module.PARAMS, domains, graph)
+    return {**values, **_parse_params(getattr(args, "param", None))}
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -194,7 +217,7 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         horizon=getattr(args, "horizon", None),
         steps=getattr(args, "steps", None),
         dt=args.dt,
-        params=_parse_params(getattr(args, "param", None)),
+        params=_run_params(args, module, graph),
         seed=_parse_seeds(seeds) if seeds else args.seed,
     )
     members = f" x {trace.members} members" if trace.members else ""
@@ -234,6 +257,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 DEMO_GRAPH = "complete:6:in=1"
+_PARAM_FILE_HELP = (
+    "parameter values: arrays named like the parameters (one value per node, in node order, "
+    "or per arc, in the order the arcs were given, for parameters on nodes or arcs)"
+)
 _MODEL_HELP = "a built-in model (see `stlp models`) or a model file (.toml)"
 _GRAPH_HELP = (
     "graph spec (e.g. complete:6:in=1) or graph file "
@@ -369,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"
     )
+    verify.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     _add_option_flags(verify, codegen=True)
     verify.set_defaults(func=cmd_verify)
 
@@ -389,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
     )
     run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
+    run.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")

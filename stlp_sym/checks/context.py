@@ -151,9 +151,10 @@ def build_context(
     module: ModuleType | None,
     seed: int,
     stages: Stages | None = None,
+    params: Mapping | None = None,
 ) -> Context:
     """The shared context of the checks; ``stages`` (:func:`stlp_sym.compile` of ``action`` and
-    ``options``) spares deriving again."""
+    ``options``) spares deriving again; ``params`` replace seeded parameter values."""
     from ..cache.store import build
 
     if stages is None:
@@ -163,7 +164,7 @@ def build_context(
         derived, derivation = stages.derived, stages.derivation
     if module is None:
         module = build(action, options, stages=stages, derived=derived)
-    return context_on(graph, action, options, derived, derivation, module, seed)
+    return context_on(graph, action, options, derived, derivation, module, seed, params)
 
 
 def seeded_params(action: Action, graph: Digraph, rng: np.random.Generator) -> dict:
@@ -185,13 +186,15 @@ def context_on(
     derivation: Derivation,
     module: ModuleType,
     seed: int,
+    given: Mapping | None = None,
 ) -> Context:
-    """The context of a module and its derivations on ``graph``: layout, plan, seeded values."""
+    """The context of a module and its derivations on ``graph``: layout, plan, seeded values
+    (parameters: ``given`` values replace seeded ones)."""
     install_solver(module)
     own = derivation.action
     layout = Layout.of(own, graph)
     rng = np.random.default_rng(seed)
-    params = seeded_params(own, graph, rng)
+    params = {**seeded_params(own, graph, rng), **(given or {})}
     lagrangian = compile_expressions(
         unrolled_lagrangian(own, graph), field_registry(own, graph), list(params)
     )

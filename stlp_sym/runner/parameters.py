@@ -13,11 +13,14 @@ stlp_sym.errors.StlpError: parameter 'tau' has one value per node: give 3 values
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from ..errors import StlpError
+from ..graph.digraph import Digraph
 
 
 def check_shape(
@@ -41,3 +44,37 @@ def check_shape(
             f"parameter {name!r} has one value per {where}: give {size} values ({order})"
             f"{batch}, not an array of shape {values.shape}"
         )
+
+
+def read_param_file(
+    path: Path, defaults: Mapping[str, float], domains: Mapping[str, str], graph: Digraph
+) -> dict[str, np.ndarray]:
+    """The parameter values of an ``.npz`` file, one array named like each parameter given.
+
+    A scalar parameter is a number (or one per member of a batch); a parameter on nodes has one
+    value per node in the graph's node order, one on arcs one value per arc in the order the
+    arcs were given (a graph file's rows), returned in the graph's stored arc order.
+
+    Raises
+    ------
+    StlpError
+        For a file that cannot be read, an unknown name, a wrong length or a value that is not
+        finite, naming the file and the array.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: np.array(data[name]) for name in data.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise StlpError(f"--param-file {path}: cannot read it as an .npz file ({error})") from None
+    values = {}
+    for name, array in arrays.items():
+        where = f"--param-file {path}: array {name!r}"
+        if name not in defaults:
+            raise StlpError(f"{where} names no parameter of the model; it has {sorted(defaults)}")
+        if array.dtype.kind not in "biuf" or not np.all(np.isfinite(array)):
+            raise StlpError(f"{where} must hold finite numbers")
+        array = array.astype(float)
+        if domains.get(name) == "edge" and array.ndim and array.shape[-1] == graph.n_arcs:
+            array = array[..., graph.given_order]
+        values[name] = array
+    return values
