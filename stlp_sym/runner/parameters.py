@@ -29,10 +29,11 @@ def check_shape(
     """Refuse a value of parameter ``name`` whose shape does not fit the graph or the batch."""
     domain = getattr(module, "PARAM_DOMAINS", {}).get(name)
     if domain is None:
-        if values.ndim > 1 or (values.ndim == 1 and values.size != (members or values.size)):
+        if values.ndim > 1 or (values.ndim == 1 and values.size != members):
+            batch = f"{members} members" if members else "none: a single run"
             raise StlpError(
-                f"parameter {name!r} is a number (or one per member of a batch), not an array "
-                f"of shape {values.shape}"
+                f"parameter {name!r} is a number (or one per member of a batch; here "
+                f"{batch}), not an array of shape {values.shape}"
             )
         return
     size, where = (n, "node") if domain == "node" else (arcs, "arc")
