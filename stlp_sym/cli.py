@@ -118,7 +118,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     model = _model(args.model)
     options = resolved(_options(model, args))  # the report shows the backend it checked
-    report = verify_model(model, options, args.graph or DEFAULT_GRAPH, params=_param_file(args))
+
+    def given(action, graph) -> dict:
+        return _given_params(args, action.parameter_defaults, action.parameter_domains, graph)
+
+    report = verify_model(model, options, args.graph or DEFAULT_GRAPH, params=given)
     print(report.table())
     return 0 if report.passed else 1
 
@@ -140,26 +144,14 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
     return params
 
 
-def _param_file(args: argparse.Namespace):
-    """``--param-file FILE.npz`` as ``values(action, graph)`` for verify, or None."""
-    from .runner.parameters import read_param_file
+def _given_params(args: argparse.Namespace, defaults, domains, graph) -> dict:
+    """Values of parameters on nodes or arcs from the graph file's columns, then from
+    ``--param-file``, then ``--param NAME=VALUE`` (each over the one before)."""
+    from .runner.parameters import graph_file_params, read_param_file
 
-    path = getattr(args, "param_file", None)
-    if path is None:
-        return None
-    return lambda action, graph: read_param_file(
-        Path(path), action.parameter_defaults, action.parameter_domains, graph
-    )
-
-
-def _run_params(args: argparse.Namespace, module, graph) -> dict:
-    """``--param-file`` values, then ``--param NAME=VALUE`` over them."""
-    from .runner.parameters import read_param_file
-
-    path, values = getattr(args, "param_file", None), {}
-    if path is not None:
-        domains = getattr(module, "PARAM_DOMAINS", {})
-        values = read_param_file(Path(path), module.PARAMS, domains, graph)
+    values = graph_file_params(getattr(args, "graph", None) or "", graph, defaults, domains)
+    if getattr(args, "param_file", None) is not None:
+        values.update(read_param_file(Path(args.param_file), defaults, domains, graph))
     return {**values, **_parse_params(getattr(args, "param", None))}
 
 
@@ -217,7 +209,7 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         horizon=getattr(args, "horizon", None),
         steps=getattr(args, "steps", None),
         dt=args.dt,
-        params=_run_params(args, module, graph),
+        params=_given_params(args, module.PARAMS, getattr(module, "PARAM_DOMAINS", {}), graph),
         seed=_parse_seeds(seeds) if seeds else args.seed,
     )
     members = f" x {trace.members} members" if trace.members else ""

@@ -266,3 +266,37 @@ def test_cli_runs_a_per_node_time_constant_from_a_param_file(model_file, tmp_pat
     assert f"{trace.score():.4f}" == f"{score:.4f}"
     assert main(["verify", str(model_file), "--param-file", str(file)]) == 0
     assert "given values of ['mask', 'tau']" in capsys.readouterr().out
+
+
+def test_graph_file_columns_give_values_per_node_and_arc(model_file, tmp_path, capsys) -> None:
+    edges = tmp_path / "net.csv"  # arcs out of the stored order, a mask column per arc
+    edges.write_text(
+        "# inputs: 0\n# outputs: 3\nsrc,dst,mask,comment\n"
+        "2,3,0.7,x\n0,1,1.3,x\n1,3,0.9,x\n0,2,1.1,x\n1,2,0.6,x\n"
+    )
+    (tmp_path / "net.nodes.csv").write_text("node,role,tau\n0,input,1.0\n1,,0.6\n2,,1.7\n")
+    graph = Digraph.from_spec(str(edges))
+    from stlp_sym.runner.parameters import graph_file_params
+
+    model = load_model(model_file)
+    action = model.build()
+    values = graph_file_params(
+        str(edges), graph, action.parameter_defaults, action.parameter_domains
+    )
+    assert values["tau"].tolist() == [1.0, 0.6, 1.7, 1.0]  # node 3 has no row: the default
+    by_arc = dict(zip(graph.arcs(), values["mask"].tolist(), strict=True))
+    assert by_arc == {(2, 3): 0.7, (0, 1): 1.3, (1, 3): 0.9, (0, 2): 1.1, (1, 2): 0.6}
+    argv = ["run", str(model_file), "--graph", str(edges), "--horizon", "0.5"]
+    assert main(argv) == 0
+    from_file = capsys.readouterr().out
+    module = build(action, model.options)
+    trace = run(module, graph, make_task("tracking-sine", graph), horizon=0.5, params=values,
+                progress=False)  # fmt: skip
+    assert f"{trace.score():.4f}" in from_file
+    assert main(["verify", str(model_file), "--graph", str(edges)]) == 0
+    (tmp_path / "net.nodes.csv").write_text("node,role,tau\n0,input,1.0\n1,,fast\n")
+    with pytest.raises(StlpError, match=r"net.nodes.csv line 3: column 'tau': 'fast' is not"):
+        graph_file_params(str(edges), graph, action.parameter_defaults, action.parameter_domains)
+    (tmp_path / "net.nodes.csv").write_text("node,role,c\n0,input,1.0\n")
+    with pytest.raises(StlpError, match="names parameter 'c', which is a scalar"):
+        graph_file_params(str(edges), graph, action.parameter_defaults, action.parameter_domains)

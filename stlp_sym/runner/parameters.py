@@ -1,6 +1,8 @@
 """Parameter values a run is given: a number, one per member of a batch, or, for a parameter on
 nodes or arcs (the module's ``PARAM_DOMAINS``), one per node (in the graph's node order) or per
 arc (in the order the graph's arcs were given), shared by the members or one row per member.
+From the command line they come from an ``.npz`` file (:func:`read_param_file`) or from a graph
+file's columns named like the parameters (:func:`graph_file_params`).
 
 >>> import types, numpy as np
 >>> module = types.SimpleNamespace(PARAMS={"c": 1.0, "tau": 1.0}, PARAM_DOMAINS={"tau": "node"})
@@ -13,6 +15,7 @@ stlp_sym.errors.StlpError: parameter 'tau' has one value per node: give 3 values
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +24,7 @@ import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from ..graph.files import is_graph_file, read_graph_columns
 
 
 def check_shape(
@@ -79,3 +83,52 @@ def read_param_file(
             array = array[..., graph.given_order]
         values[name] = array
     return values
+
+
+def graph_file_params(
+    spec: str, graph: Digraph, defaults: Mapping[str, float], domains: Mapping[str, str]
+) -> dict[str, np.ndarray]:
+    """The values of the parameters on nodes or arcs that a CSV/TSV graph file gives as
+    columns named like them (an edge list's column per arc, a node table's per node; a node
+    without a row keeps the default). Other columns are ignored.
+
+    Raises
+    ------
+    StlpError
+        For a cell that is not a finite number, or a column named like a parameter of another
+        domain, naming the file and the line.
+    """
+    if not is_graph_file(spec):
+        return {}
+    columns = read_graph_columns(spec, graph)
+    values = {}
+    for kind, table in (("edge", columns.arcs), ("node", columns.nodes)):
+        for name, cells in table.items():
+            if name not in defaults:
+                continue
+            if domains.get(name) != kind:
+                place = "an edge list" if kind == "edge" else "a node table"
+                raise StlpError(
+                    f"{spec}: column {name!r} of {place} names parameter {name!r}, which is "
+                    f"{_domain_text(domains.get(name))}: rename the column or the parameter"
+                )
+            values[name] = np.array([_cell(cell, defaults[name], name) for cell in cells])
+    return values
+
+
+def _domain_text(domain: str | None) -> str:
+    return {"node": "on nodes", "edge": "on arcs"}.get(domain or "", "a scalar")
+
+
+def _cell(cell: tuple[str, str] | None, default: float, name: str) -> float:
+    """A cell of a parameter's column as a finite number (a missing node row: the default)."""
+    if cell is None:
+        return default
+    text, where = cell
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise StlpError(f"{where}: column {name!r}: {text!r} is not a finite number")
+    return value
