@@ -300,3 +300,25 @@ def test_graph_file_columns_give_values_per_node_and_arc(model_file, tmp_path, c
     (tmp_path / "net.nodes.csv").write_text("node,role,c\n0,input,1.0\n")
     with pytest.raises(StlpError, match="names parameter 'c', which is a scalar"):
         graph_file_params(str(edges), graph, action.parameter_defaults, action.parameter_domains)
+
+
+def test_exact_policy_batches_take_a_row_of_values_per_member() -> None:
+    from stlp_sym.symbolic.models import MODELS
+
+    action = MODELS["stlp-holonomic"].build()
+    x, lam, a = fn("x"), fn("lambda"), fn("a")
+    gain = sp.Symbol("gain")  # the constraint x = tanh(gain a), a gain per node
+    action = action.replace(
+        parameters=(*action.parameters, Parameter("gain", 1.0, on="node")),
+        node=action.node - lam * (x - sp.tanh(a)) + lam * (x - sp.tanh(gain * a)),
+    )
+    graph = Digraph.from_spec("complete:4:in=1:out=1")
+    module = build(action, Options(policy="exact", backend="numpy"))
+    task = make_task("tracking-sine", graph)
+    rows = np.array([[1.0, 0.5, 1.5, 0.8], [1.2, 0.9, 0.7, 1.1]])
+    batch = run(module, graph, task, horizon=0.2, seed=[0, 0], params={"gain": rows},
+                progress=False)  # fmt: skip
+    for b in range(2):
+        alone = run(module, graph, task, horizon=0.2, params={"gain": rows[b]}, progress=False)
+        np.testing.assert_allclose(batch.output[:, b], alone.output, rtol=1e-12, atol=1e-12)
+    assert np.max(np.abs(batch.output[:, 0] - batch.output[:, 1])) > 1e-6

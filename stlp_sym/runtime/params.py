@@ -70,11 +70,9 @@ def member_params(p, b) -> dict:
 
 
 def _member_value(v, b):
-    if np.ndim(v) == 0:
+    if np.ndim(v) < 2:  # a number, or a node or arc array shared by the members
         return v
-    if np.shape(v)[-1] == 1:  # one value per member, (B, 1)
-        return float(np.reshape(v, -1)[b])
-    return v if np.ndim(v) == 1 else v[b]
+    return float(v[b, 0]) if np.shape(v)[-1] == 1 else v[b]  # (B, 1) or (B, size)
 
 
 def member_signals(signals, b) -> dict:
