@@ -44,7 +44,7 @@ def merged_params(params, defaults, domains=None, plan=None) -> dict:
 
 def model_params(params, plan, model) -> dict:
     """:func:`merged_params` of a module: its defaults and parameter domains, on ``plan``."""
-    return merged_params(params, model["params"], model["param_domains"], plan)
+    return merged_params(params, model["params"], model.get("param_domains"), plan)
 
 
 def placed_param(name, value, domain, plan) -> np.ndarray:
