@@ -133,7 +133,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     model = _model(args.model)
     options = resolved(_options(model, args))  # the report shows the backend it checked
-    report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
+
+    def given(action, graph) -> dict:
+        return _given_params(args, action.parameter_defaults, action.parameter_domains, graph)
+
+    report = verify_model(model, options, args.graph or DEFAULT_GRAPH, params=given)
     print(report.table())
     return SUCCESS if report.passed else FAILED
 
@@ -180,6 +184,17 @@ def _check_params(model, options, params: dict[str, float]) -> None:
             )
 
 
+def _given_params(args: argparse.Namespace, defaults, domains, graph) -> dict:
+    """Values of parameters on nodes or arcs from the graph file's columns, then from
+    ``--param-file``, then ``--param NAME=VALUE`` (each over the one before)."""
+    from .runner.parameters import graph_file_params, read_param_file
+
+    values = graph_file_params(getattr(args, "graph", None) or "", graph, defaults, domains)
+    if getattr(args, "param_file", None) is not None:
+        values.update(read_param_file(Path(args.param_file), defaults, domains, graph))
+    return {**values, **_parse_params(getattr(args, "param", None))}
+
+
 def _parse_seeds(text: str) -> Sequence[int]:
     """``A:B`` (half-open, as Python's ranges; kept a range, which ``run`` measures before
     listing it) or ``S1,S2,...``: the seeds of a batch."""
@@ -196,6 +211,31 @@ def _parse_seeds(text: str) -> Sequence[int]:
     if min(seeds[0], seeds[-1]) < 0 if isinstance(seeds, range) else min(seeds) < 0:
         raise StlpError(f"--seeds {text!r}: a seed must be 0 or more")
     return seeds
+
+
+def _print_score(trace, fraction: float, seed_list: list[int] | None) -> None:
+    """The score line(s) of a run, by the names the model observes (or why there is none)."""
+    names = trace.meta["observed"]
+    what = (
+        f"mean ({names['output']}_o - {names['target']})^2 / var {names['target']} "
+        f"over the last {fraction:.0%}"
+    )
+    if not trace.scored:
+        print(
+            "  no score: the model names no output field and target signal ([run] output and "
+            "target in a model file); its states were recorded"
+        )
+    elif trace.members:
+        print(f"  score per seed ({what}):")
+        for s, value in zip(seed_list or [], trace.score(fraction), strict=True):
+            print(f"    seed {s}: {value:.4f}")
+    elif trace.diverged is None:
+        print(f"  score ({what}): {trace.score(fraction):.4f}")
+    if not trace.members and trace.diverged is None:
+        print(
+            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
+            f"||w|| = {trace.weight_norm[-1]:.4g}"
+        )
 
 
 def _task(args: argparse.Namespace, graph, name: str):
@@ -230,12 +270,11 @@ def _run_task(module, args: argparse.Namespace, task, graph, plot_dir=None, **ex
         horizon=getattr(args, "horizon", None),
         steps=getattr(args, "steps", None),
         dt=args.dt,
-        params=_parse_params(getattr(args, "param", None)),
+        params=_given_params(args, module.PARAMS, getattr(module, "PARAM_DOMAINS", {}), graph),
         seed=_parse_seeds(seeds) if seeds else args.seed,
         progress=show_progress(args),
         **extra,
     )
-    score = trace.score(task.score_fraction)
     members = f" x {trace.members} members" if trace.members else ""
     print(
         f"{task.name} on {graph.name}{members}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
@@ -245,22 +284,7 @@ def _run_task(module, args: argparse.Namespace, task, graph, plot_dir=None, **ex
         print(f"  interrupted after {trace.steps} steps (t = {trace.steps * args.dt:.4g})")
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
-    if trace.members:
-        seed_list = _parse_seeds(seeds)
-        print(
-            f"  score per seed (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}):"
-        )
-        for s, value in zip(seed_list, score, strict=True):
-            print(f"    seed {s}: {value:.4f}")
-    elif trace.diverged is None:
-        print(
-            f"  score (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}): "
-            f"{score:.4f}"
-        )
-        print(
-            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
-            f"||w|| = {trace.weight_norm[-1]:.4g}"
-        )
+    _print_score(trace, task.score_fraction, _parse_seeds(seeds) if seeds else None)
     if plot_dir is not None:
         for path in plot_trace(trace, Path(plot_dir), prefix=f"{task.name}-", title=task.name):
             print(f"  wrote {path}")
@@ -286,6 +310,7 @@ def _run_config(args: argparse.Namespace, module, steps: int) -> dict:
         model=_absolute(args.model),
         graph=_absolute(args.graph),
         signal=_absolute(args.signal),
+        param_file=_absolute(getattr(args, "param_file", None)),
         steps=steps,
         cache_key=getattr(module, "_KEY", ""),
     )
@@ -457,6 +482,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 DEMO_GRAPH = "complete:6:in=1"
+_PARAM_FILE_HELP = (
+    "parameter values: arrays named like the parameters (one value per node, in node order, "
+    "or per arc, in the order the arcs were given, for parameters on nodes or arcs)"
+)
 _MODEL_HELP = "a built-in model (see `stlp models`) or a model file (.toml)"
 _GRAPH_HELP = (
     "graph spec (e.g. complete:6:in=1) or graph file "
@@ -665,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"
     )
+    verify.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     _add_option_flags(verify, codegen=True)
     verify.set_defaults(func=cmd_verify)
 
@@ -695,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --signal: hold the last values when the horizon runs past the data",
     )
+    run.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")

@@ -1,8 +1,9 @@
 """The whole pipeline on random plausible models: model file -> compile -> module -> 20 steps.
 
 Hypothesis draws model files (node, edge and global terms; aggregates into and out of a node;
-clamps; multipliers with algebraic or velocity constraints under every policy; every function of
-the model-file whitelist; flip and normalise on and off; every integrator) on random small graphs.
+parameters on nodes and arcs; clamps; multipliers with algebraic or velocity constraints under
+every policy; every function of the model-file whitelist; flip and normalise on and off; every
+integrator) on random small graphs.
 Each model must either be refused at load or compile with the package's own error (and not for
 an artefact of SymPy, such as ``im(...)`` in a real model), or give a module that imports, runs
 20 steps (finite, or diverging as ``stlp run`` sees it: beyond 1e6 or not finite) and passes the
@@ -104,7 +105,7 @@ def models(draw, with_global: bool = False):
     node_q = nodes + signals + list(aggregates) + (["g"] if has["g"] else [])
     node_v = [f"Dt({f})" for f in nodes]
     phi = draw(st.sampled_from(["phi*", "phi*", ""]))  # mostly normalisable, as the built-ins
-    kinetic = ["Dt({0})**2/2", "m/2*Dt({0})**2"]
+    kinetic = ["Dt({0})**2/2", "h/2*Dt({0})**2"]  # h: one value per node
     node = [phi + draw(st.sampled_from(kinetic)).format(f) for f in nodes if not draw(rarely)]
     node.append(f"{phi}({draw(products(node_q, node_v))})")
     if has["z"]:
@@ -115,7 +116,8 @@ def models(draw, with_global: bool = False):
     terms = {"node": " + ".join(node)}
     if has["w"]:
         edge = [] if draw(rarely) else [draw(st.sampled_from(["r/2*Dt(w)**2", "Dt(w)**2/2"]))]
-        edge += ["w**2/2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
+        # e: one value per arc, h at the arc's destination
+        edge += ["e*dst(h)*w**2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
         terms["edge"] = f"{phi}({' + '.join(edge)})"
     if has["g"]:
         terms["global"] = f"{phi}(Dt(g)**2/2 + g**2/2 + {draw(products(['g'], count=(1, 1)))})"
@@ -128,6 +130,7 @@ def models(draw, with_global: bool = False):
     }
     lines = ['name = "drawn"', f'factor = "{draw(st.sampled_from(["1", "exp(theta*t)"]))}"']
     lines += ["[parameters]", "c = 1.0", "k = 0.5", "m = 1.0", "q = 10.0", "r = 0.5"]
+    lines += ['h = { default = 1.5, on = "node" }', 'e = { default = 0.5, on = "edge" }']
     lines += ["theta = 0.5", "[fields]", *(f"{k} = {v}" for k, v in fields.items())]
     if signals:
         lines += ["[signals]", *(f'{s} = "{ {"u": "input", "z": "output"}[s] }"' for s in signals)]

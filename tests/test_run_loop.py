@@ -32,6 +32,7 @@ def rk4():
 
 def _stepped(module, graph, task, steps, dt, seed=0):
     """The state after ``steps`` calls of ``step`` with ``task.signals``."""
+    task = task.for_module(module)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     state = module.init(plan, None, seed)
     module.clamp(0.0, state, plan, task.signals(0.0))
@@ -49,7 +50,9 @@ def test_a_chunked_run_equals_the_step_loop(integrator, module, rk4, monkeypatch
     trace = run(module, graph, task, steps=1000, dt=1e-3, record_every=0.05, progress=False)
     expected = _stepped(module, graph, task, 1000, 1e-3)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
-    module.clamp(1.0, expected, plan, task.signals(1.0))  # recording at t = 1 clamps the inputs
+    module.clamp(
+        1.0, expected, plan, task.for_module(module).signals(1.0)
+    )  # recording at t = 1 clamps the inputs
     for name, value in expected.items():
         np.testing.assert_allclose(trace.state[name], value, rtol=1e-12, atol=1e-12)
     assert len(trace.t) == 1000 // 50 + 1

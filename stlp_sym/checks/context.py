@@ -152,9 +152,10 @@ def build_context(
     module: ModuleType | None,
     seed: int,
     stages: Stages | None = None,
+    params: Mapping | None = None,
 ) -> Context:
     """The shared context of the checks; ``stages`` (:func:`stlp_sym.compile` of ``action`` and
-    ``options``) spares deriving again."""
+    ``options``) spares deriving again; ``params`` replace seeded parameter values."""
     from ..cache.store import build
 
     if stages is None:
@@ -164,7 +165,18 @@ def build_context(
         derived, derivation = stages.derived, stages.derivation
     if module is None:
         module = build(action, options, stages=stages, derived=derived)
-    return context_on(graph, action, options, derived, derivation, module, seed)
+    return context_on(graph, action, options, derived, derivation, module, seed, params)
+
+
+def seeded_params(action: Action, graph: Digraph, rng: np.random.Generator) -> dict:
+    """Each default scaled by a seeded factor in ``[0.8, 1.25]``: one factor per node or arc
+    for a parameter on nodes or arcs (so that its values differ from place to place)."""
+    sizes = {"node": graph.n, "edge": graph.n_arcs}
+    domains = action.parameter_domains
+    return {
+        name: value * rng.uniform(0.8, 1.25, sizes[domains[name]] if name in domains else None)
+        for name, value in action.parameter_defaults.items()
+    }
 
 
 def context_on(
@@ -175,15 +187,15 @@ def context_on(
     derivation: Derivation,
     module: ModuleType,
     seed: int,
+    given: Mapping | None = None,
 ) -> Context:
-    """The context of a module and its derivations on ``graph``: layout, plan, seeded values."""
+    """The context of a module and its derivations on ``graph``: layout, plan, seeded values
+    (parameters: ``given`` values replace seeded ones)."""
     install_solver(module)
     own = derivation.action
     layout = Layout.of(own, graph)
     rng = np.random.default_rng(seed)
-    params = {
-        name: value * rng.uniform(0.8, 1.25) for name, value in own.parameter_defaults.items()
-    }
+    params = {**seeded_params(own, graph, rng), **(given or {})}
     lagrangian = compile_expressions(
         unrolled_lagrangian(own, graph), field_registry(own, graph), list(params)
     )

@@ -27,7 +27,7 @@ assembles the step IR (:func:`lower`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import sympy as sp
@@ -88,6 +88,10 @@ class StepIR:
     exact: object | None = None
     fields: tuple[Field, ...] = ()
     clamps: tuple[Clamp, ...] = ()
+    #: ``{"output": field, "target": signal}`` (either None): what a run records and scores.
+    observed: Mapping[str, str | None] = field(
+        default_factory=lambda: {"output": None, "target": None}
+    )
 
     @property
     def global_fields(self) -> tuple[str, ...]:
@@ -223,4 +227,5 @@ def lower(
         exact=exact,
         fields=action.fields,
         clamps=action.clamps,
+        observed=action.observed,
     )

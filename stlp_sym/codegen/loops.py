@@ -153,7 +153,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
             return slot(var, at)
         if var in inputs:
             source = inputs[var][1]
-            if source == "signal":  # one row per member, or one row shared by all
+            if source in ("signal", "param"):  # one row per member, or one shared by all
                 return f"{var}[_sg_{var}, {at}]"
             return f"{var}[{at}]" if source == "role" else f"{var}[{_MEMBER}, {at}]"
         return var  # a scalar of the current loop
@@ -211,12 +211,11 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
         return lines
 
     body = [f"for {_MEMBER} in range(_rows):"]
-    params = [v for v, (_, source, _) in inputs.items() if source == "param"]
+    params = [v for v, (d, source, _) in inputs.items() if source == "param" and d == "scalar"]
     for j, var in enumerate(params):
         body.append(f"    {var} = _P[{_MEMBER}, {j}]")
-    for var, (_, source, _) in inputs.items():
-        if source == "signal":
-            body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
+    for var in _row_arrays(inputs):
+        body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
     body += [f"    {op.target} = {expr_line(op, '0')}" for op in before]
     for domain, ops, tail in runs:
         if domain == "global":
@@ -252,6 +251,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
             f"        _f_{out}[{_MEMBER}, {_NODE}] = {ref(var, _NODE)}",
         ]
     out_arrays = sorted(outputs)
+    rows = _row_arrays(inputs)
     arguments = [
         "t",
         "_scale",
@@ -262,7 +262,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
         "_in_ptr",
         "_out_ptr",
         "_by_src",
-        *[v for v in inputs if inputs[v][1] in ("jet", "signal", "role")],
+        *[v for v in inputs if inputs[v][1] in ("jet", "signal", "role") or v in rows],
         *[f"_o_{v}" for v in out_arrays],
         *filled.values(),
         *[f"_t_{v}" for v in sorted(arrays)],
@@ -305,6 +305,8 @@ def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
             lines.append(f'{var} = signal_rows(signal_array(_sig, "{key}"), _rows)')
         elif source == "role":
             lines.append(f'{var} = _plan["roles"]["{key}"]')
+        elif source == "param" and domain != "scalar":  # on nodes or arcs, in the plan's order
+            lines.append(f'{var} = signal_rows(_p["{key}"], _rows)')
     domains = {var: kernel.domains.get(out, "node") for out, var in kernel.outputs.items()}
     domains.update({f"_f_{out}": kernel.domains.get(out, "node") for out in filled})
     shapes = [f"(_rows, {sizes[domains[var]]})" for var in out_arrays]
@@ -317,6 +319,16 @@ def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
         )
     lines.append(f"{name}_loops({', '.join(_call_arguments(arguments))})")
     return lines
+
+
+def _row_arrays(inputs: dict) -> list[str]:
+    """Inputs read as one row per member or one shared row: signals, parameters on nodes or
+    arcs."""
+    return [
+        v
+        for v, (domain, source, _) in inputs.items()
+        if source == "signal" or (source == "param" and domain != "scalar")
+    ]
 
 
 def _call_arguments(arguments: list[str]) -> list[str]:

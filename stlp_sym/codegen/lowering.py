@@ -20,7 +20,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import StructureError
 from ..symbolic.action import Action
 from ..symbolic.frames import EdgeSum, InSum, NeighbourSum, NodeSum, OutSum
-from ..symbolic.vocabulary import ROLE_NAMES, Aggregate, Signal, split_end, t
+from ..symbolic.vocabulary import ROLE_NAMES, Aggregate, Parameter, Signal, split_end, t
 from .cse import common_subexpressions
 from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
 from .printer import check_supported
@@ -67,6 +67,7 @@ class _Lowering:
             return self.aggregate(base)
         item = self.action.lookup(base)
         kind = "signal" if isinstance(item, Signal) else "jet"
+        kind = "param" if isinstance(item, Parameter) else kind  # a parameter on nodes
         key = jet_name(base, order)
         self.inputs[identifier(key)] = ("node", kind, key)
         return identifier(key)
@@ -110,7 +111,8 @@ class _Lowering:
         if frame == "node" or base in ROLE_NAMES:
             return sp.Symbol(self.node_variable(base, order))
         key = jet_name(base, order)
-        self.inputs[identifier(key)] = ("edge", "jet", key)
+        kind = "param" if isinstance(self.action.lookup(base), Parameter) else "jet"
+        self.inputs[identifier(key)] = ("edge", kind, key)
         return sp.Symbol(identifier(key))
 
     def substitute(self, expr: sp.Expr, frame: str) -> sp.Expr:

@@ -99,6 +99,7 @@ def model_entries(
     """``(key, code)`` of the module's ``_MODEL``: what its runtime functions read."""
     entries = [
         ("params", "PARAMS"),
+        ("param_domains", "PARAM_DOMAINS"),
         ("states", "STATES"),
         ("fields", "_FIELDS"),
         ("tops", "_TOPS"),
@@ -143,7 +144,8 @@ def module_tables(
     tops: dict[str, list[str]] = {}
     for state in ir.states:
         tops.setdefault(state.field, []).append(state.name)
-    tables_out = ["MODEL_NAME", "PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS", "VERSIONS"]
+    tables_out = ["MODEL_NAME", "PARAMS", "PARAM_DOMAINS", "STATES", "OPTIONS", "SIGNALS"]
+    tables_out += ["SIGNAL_KEYS", "VERSIONS", "OBSERVED"]
     exported = sorted([*tables_out, *public], key=_isort)
     # What ``signals(t)`` must hold: the signals the kernel reads (derivatives ``u_d1`` too,
     # where the equations use them) and those the clamps copy.
@@ -154,10 +156,12 @@ def module_tables(
         ("MODEL_NAME", repr(ir.name)),
         ("VERSIONS", repr(versions)),
         ("PARAMS", repr({p.name: p.default for p in ir.parameters})),
+        ("PARAM_DOMAINS", repr({p.name: p.on for p in ir.parameters if p.on is not None})),
         ("STATES", literal(_states(ir))),
         ("OPTIONS", repr(_options(options))),
         ("SIGNALS", repr({s.name: s.role for s in ir.signals})),
         ("SIGNAL_KEYS", repr(sorted(read))),
+        ("OBSERVED", repr(dict(ir.observed))),
         ("_UPDATE_ORDER", repr([name for chain in tops.values() for name in chain])),
         ("_TOPS", repr(tops)),
         ("_FIELDS", literal(_fields(ir))),

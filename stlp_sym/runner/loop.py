@@ -35,6 +35,8 @@ from .monitors import (
     observed_names,
     resolve_all,
 )
+from .parameters import check_shape
+from .roles import observed_state
 from .tasks import Task
 from .trace import DIVERGENCE, Divergence, Series, Trace, locate
 
@@ -48,20 +50,39 @@ def _batch_lead(module: ModuleType, state: dict) -> tuple:
     return np.shape(next(iter(state.values())))
 
 
-def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
+def check_params(
+    module: ModuleType,
+    params: dict[str, float],
+    dt: float,
+    graph: Digraph | None = None,
+    members: int | None = None,
+) -> dict[str, float]:
     """Reject unknown, non-finite or absurd values; warn when the step is unstable. A value
-    may be one per member of a batch (a sequence)."""
+    may be one per member of a batch (a sequence) and, for a parameter on nodes or arcs, one
+    per node or arc of ``graph`` (:mod:`stlp_sym.runner.parameters`)."""
     for name, value in params.items():
         if name not in module.PARAMS:
             raise StlpError(f"unknown parameter {name!r}; this model has {sorted(module.PARAMS)}")
-        values = np.asarray(value, dtype=float)
-        if values.ndim > 1 or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
-            raise StlpError(f"parameter {name} = {value!r} is not a usable finite number")
+        try:
+            values = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise StlpError(f"parameter {name!r}: {value!r} is not a number or array") from None
+        if not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
+            shown = repr(value) if values.ndim == 0 else f"an array with {_bad(values)}"
+            raise StlpError(f"parameter {name} = {shown} is not a usable finite number")
+        if graph is not None:
+            check_shape(module, name, values, graph.n, graph.n_arcs, members)
     if not (math.isfinite(dt) and dt > 0):
         raise StlpError(f"time step dt = {dt!r} must be a positive finite number")
     merged = {**module.PARAMS, **params}
     warn_if_unstable(module, merged, dt)
     return merged
+
+
+def _bad(values: np.ndarray) -> str:
+    """The first entry of ``values`` that is not finite or beyond 1e12, as text."""
+    index = np.flatnonzero(~np.isfinite(values) | (np.abs(np.nan_to_num(values)) > 1e12))[0]
+    return f"{values.reshape(-1)[index]} at entry {index}"
 
 
 def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) -> None:
@@ -361,12 +382,15 @@ def run(
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
-    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` or a plain ``signals(t)`` callable returning
-    node arrays such as ``{"u": ..., "z": ...}``; the signals are tabulated a chunk of steps at a
-    time (a plain callable is called with ``t`` of shape ``(K, 1)`` and must broadcast to
-    ``(K, n)``) and the module's ``run_steps`` takes the chunk. Stops early, keeping the last
-    good state, when a state exceeds :data:`DIVERGENCE`. A sequence of seeds runs a batch (a
-    parameter may then be one value per member): the trace has a member axis after time.
+    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` (a built-in task speaks in roles, given
+    to the module under its own signal names) or a plain ``signals(t)`` callable returning node
+    arrays keyed by the module's signal names, such as ``{"u": ..., "z": ...}``; the signals
+    are tabulated a chunk of steps at a time (a plain callable is called with ``t`` of shape
+    ``(K, 1)`` and must broadcast to ``(K, n)``) and the module's ``run_steps`` takes the
+    chunk. Stops early, keeping the last good state, when a state exceeds
+    :data:`DIVERGENCE`. A sequence of seeds runs a batch (a parameter may then be one value
+    per member): the trace has a member axis after time. The module's ``OBSERVED`` output
+    field and target signal are recorded on the output nodes and scored.
 
     ``monitor`` adds monitors (:mod:`~stlp_sym.runner.monitors`, e.g. ``"w@2->1"``,
     ``"L@nodes"``, ``"x:every=10"``) to the default ones (outputs, targets, ``L``, ``H``, the
@@ -379,14 +403,17 @@ def run(
     """
     if not isinstance(task, Task):
         task = Task("signals", task)
-    params = check_params(module, dict(params or {}), dt)
+    task = task.for_module(module)
+    observed_state(module)  # an output without a state is refused before the run
+    seed = _checked_seeds(seed, graph)
+    members = len(seed) if isinstance(seed, list) else None
+    params = check_params(module, dict(params or {}), dt, graph, members)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
     steps = run_length(task, horizon, steps, dt)
     task.check_horizon(steps * dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     plan["frozen"] = _frozen(module, freeze)
-    seed = _checked_seeds(seed, graph)
     state = _start_state(module, plan, params, seed, resume.state if resume else state)
     monitors = resolve_all(
         list(monitor), module, graph, plan, max(1, _steps_of(record_every, dt, "record_every"))

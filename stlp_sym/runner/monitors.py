@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from .roles import observed
 
 _SPEC = re.compile(
     r"(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)=)?(?P<what>\|[^|]+\||[^@:]+)(?:@(?P<where>[^:]+))?(?::(?P<options>.*))?"
@@ -119,14 +120,10 @@ class Resolved:
 
 
 def observed_names(module: ModuleType) -> tuple[str | None, str | None]:
-    """The module's observed output state and its target signal: ``module.OBSERVED`` when the
-    module has one, else the state ``x`` and the signal ``z`` where the module has them."""
-    observed = getattr(module, "OBSERVED", None)
-    if observed is not None:
-        return observed.get("output"), observed.get("target")
-    output = "x" if "x" in module.STATES else None
-    target = "z" if "z" in module.SIGNALS else None
-    return output, target
+    """The module's observed output state and its target signal (``module.OBSERVED``; None:
+    not observed)."""
+    names = observed(module)
+    return names["output"], names["target"]
 
 
 def input_signal(module: ModuleType) -> str | None:

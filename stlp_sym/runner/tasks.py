@@ -1,18 +1,20 @@
 """Tasks: the signals a run is driven by (docs/theory.md section 6).
 
-A task turns a graph into ``signals(t) -> {"u": ..., "z": ...}`` (node arrays: ``u`` on the
-inputs, ``z`` on the outputs) and says which part of the run is scored.
+A task turns a graph into ``signals(t) -> {"input": ..., "target": ...}`` (node arrays: the
+input on the input nodes, the target on the output nodes, keyed by role; the runner gives them
+to a module under its own signal names, :mod:`stlp_sym.runner.roles`) and says which part of the
+run is scored.
 
-- ``tracking-sine``: ``u = cos t`` on every input, ``z = sin t`` on every output, horizon 100.
+- ``tracking-sine``: input ``cos t`` on every input, target ``sin t`` on every output, horizon 100.
 - ``tracking-piecewise``: the "highly unpredictable" signal of the paper: seeded intervals of
-  cosines (random amplitude, frequency, phase) and constants, patched together; ``u = cos t``.
-- a CSV file (:mod:`~stlp_sym.runner.signalfile`): columns ``t``, ``z`` or ``z[NODE]``, and
-  optionally ``u`` or ``u[NODE]`` (``u = cos t`` on the inputs it leaves out), interpolated
-  linearly in ``t``; its horizon is the data's end.
+  cosines (random amplitude, frequency, phase) and constants, patched together; input ``cos t``.
+- a CSV file (:mod:`~stlp_sym.runner.signalfile`): columns ``t``, ``z`` or ``z[NODE]`` (the
+  target), and optionally ``u`` or ``u[NODE]`` (the input; ``cos t`` on the inputs it leaves
+  out), interpolated linearly in ``t``; its horizon is the data's end.
 
 >>> from stlp_sym.graph.digraph import Digraph
 >>> task = make_task("tracking-sine", Digraph.from_spec("complete:3:in=1"))
->>> task.signals(0.0)["u"].tolist(), task.horizon
+>>> task.signals(0.0)["input"].tolist(), task.horizon
 ([1.0, 0.0, 0.0], 100.0)
 """
 
@@ -22,11 +24,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from .roles import INPUT, TARGET, in_module_names
 from .signalfile import read_signal_file
 
 Signals = Callable[[float], dict[str, np.ndarray]]
@@ -39,10 +43,12 @@ TASKS: tuple[str, ...] = ("tracking-sine", "tracking-piecewise")
 class Task:
     """Signals on a graph, a default horizon and the scored fraction at the end of a run.
 
-    ``signals(t)`` returns node arrays (``u`` on the inputs, ``z`` on the outputs, and any
-    derivatives ``u_d1``, ... it knows); a plain callable can be wrapped as
-    ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given, returns the same
-    signals at many times at once, ``(K, n)`` arrays (the runner tabulates a chunk of steps).
+    ``signals(t)`` returns node arrays keyed by the module's signal names (``u``, ``z``, and
+    any derivatives ``u_d1``, ... it knows), or, with ``roles=True``, keyed by role
+    (``input``, ``target``, ``input_d1``, ...: :mod:`stlp_sym.runner.roles`); a plain callable
+    can be wrapped as ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given,
+    returns the same signals at many times at once, ``(K, n)`` arrays (the runner tabulates a
+    chunk of steps).
     """
 
     name: str
@@ -50,6 +56,8 @@ class Task:
     horizon: float = 100.0
     score_fraction: float = 0.2
     table: Table | None = None
+    #: whether the signals are keyed by role (``input``, ``target``) rather than by name
+    roles: bool = False
     #: Whether the signals depend on the seed (runs of different seeds cannot share them).
     seeded: bool = False
     #: where the signals come from (a file), for messages
@@ -71,6 +79,11 @@ class Task:
                 "the last values"
             )
 
+    def for_module(self, module: ModuleType) -> Task:
+        """This task giving its signals by ``module``'s signal names (to call ``module.step``
+        with ``task.for_module(module).signals`` directly)."""
+        return in_module_names(self, module)
+
 
 def _node_signals(
     graph: Digraph,
@@ -84,13 +97,13 @@ def _node_signals(
     inputs' accelerations to them).
     """
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
-    values = {name: np.zeros(graph.n) for name in (*on_inputs, "z")}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    values = {name: np.zeros(graph.n) for name in (*on_inputs, TARGET)}
 
     def signals(t: float) -> dict[str, np.ndarray]:
         for name, f in on_inputs.items():
             values[name][inputs] = f(t)
-        values["z"][outputs] = z(t)
+        values[TARGET][outputs] = z(t)
         return values
 
     return signals
@@ -105,14 +118,14 @@ def _node_table(
     """``table(times)`` of the same signals as :func:`_node_signals`, with vectorised ``u``,
     ``z`` and derivatives: ``(K, n)`` arrays, zero off the inputs (outputs for ``z``)."""
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
 
     def table(times: np.ndarray) -> dict[str, np.ndarray]:
         times = np.asarray(times, dtype=float).reshape(-1, 1)
         values = {}
         for name, f in on_inputs.items():
             values[name] = np.where(inputs, f(times), 0.0)
-        values["z"] = np.where(outputs, z(times), 0.0)
+        values[TARGET] = np.where(outputs, z(times), 0.0)
         return values
 
     return table
@@ -159,7 +172,7 @@ def file_task(path: str | Path, graph: Digraph, hold_last: bool = False) -> Task
         values = data.at(times)
         u = values.setdefault("u", np.zeros_like(values["z"]))
         u[:, undriven] = np.cos(np.reshape(times, (-1, 1)))
-        return values
+        return {INPUT: u, TARGET: values["z"]}
 
     def signals(t):
         values = table(np.asarray(t))
@@ -167,7 +180,14 @@ def file_task(path: str | Path, graph: Digraph, hold_last: bool = False) -> Task
 
     end = data.end
     return Task(
-        "csv", signals, end, table=table, source=str(path), data_end=end, hold_last=hold_last
+        "csv",
+        signals,
+        end,
+        table=table,
+        roles=True,
+        source=str(path),
+        data_end=end,
+        hold_last=hold_last,
     )
 
 
@@ -189,10 +209,10 @@ def make_task(
     if name == "tracking-sine":
         signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, np.sin, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 100.0, table=table)
+        return Task(name, signals, 100.0, table=table, roles=True)
     if name == "tracking-piecewise":
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 200.0, table=table, seeded=True)
+        return Task(name, signals, 200.0, table=table, seeded=True, roles=True)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

@@ -148,10 +148,26 @@ class Trace:
 
         return trace_figure(self, title, member, window)
 
+    @property
+    def scored(self) -> bool:
+        """True when the run recorded an observed output and its target (it has a score)."""
+        return "output" in self.series and "reference" in self.series
+
     def score(self, fraction: float = 0.2) -> float | np.ndarray:
-        """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon: a float,
-        or one per member of a batch (``inf`` for a run, or the member, that diverged; a
-        batch stops at its first divergence, so the others are scored up to there)."""
+        """Mean of ``(output - target)^2 / var(target)`` over the last ``fraction`` of the
+        horizon: a float, or one per member of a batch (``inf`` for a run, or the member, that
+        diverged; a batch stops at its first divergence, so the others are scored up to there).
+
+        Raises
+        ------
+        StlpError
+            When the model observes no output or no target (:attr:`scored` is False).
+        """
+        if not self.scored:
+            raise StlpError(
+                "this run has no score: its model names no output field and target signal "
+                "(model files: [run] output and target)"
+            )
         if self.members is None:
             if self.diverged is not None or len(self.t) < 2:
                 return math.inf

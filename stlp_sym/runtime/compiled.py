@@ -14,7 +14,7 @@ same arcs by source, for sums into sources).
 import numpy as np
 
 from .loop import divergence_site, record_row, run_steps_loop, table_row
-from .params import merged_params
+from .params import model_params
 
 
 def batch_rows(lead) -> int:
@@ -117,7 +117,7 @@ def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model)
     (``model["chunk"]``): Python runs only at record points."""
     if plan.get("frozen"):  # the compiled loop knows no frozen states: step by step
         return run_steps_loop(t0, dt, steps, state, plan, params, table, record, model)
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     per, stride, info = table["per_step"], record["stride"], np.zeros(5)
     record["closing"] = False
     if record["start"]:

@@ -7,7 +7,7 @@ adds it from the rates (and, under the exact policy, the solved multipliers).
 
 import numpy as np
 
-from .params import merged_params
+from .params import model_params
 from .plan import batch_shape, global_fields_of
 from .rates import rates_of
 
@@ -27,7 +27,7 @@ def energy_parts(t, state, plan, params, signals, model) -> dict:
     (node arrays) and ``L_edge``, ``H_edge`` (edge arrays, in the plan's arc order), with a
     member axis first for a batch; and ``L_global``, ``H_global`` (one value, or one per
     member) when the action has a global term."""
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )
@@ -76,7 +76,7 @@ def energy_unavailable(t, state, plan, params, signals, model) -> float:
 def el_parts_of(t, jet, plan, params, signals, model) -> dict:
     """(P0, P1) per field of the unflipped Euler-Lagrange equations of this module's action;
     ``jet`` holds each field and its time derivatives (``x``, ``x_d1``, ...)."""
-    out = model["el_kernel"](t, jet, plan, merged_params(params, model["params"]), signals)
+    out = model["el_kernel"](t, jet, plan, model_params(params, plan, model), signals)
     return {
         field: (np.array(out["P0_" + field]), np.array(out["P1_" + field]))
         for field in model["el_fields"]

@@ -13,7 +13,7 @@ them.
 import numpy as np
 
 from .clamps import apply_clamps
-from .params import merged_params
+from .params import model_params
 
 
 def explicit_top_rates(t, state, plan, p, signals, scale, model) -> dict:
@@ -53,10 +53,10 @@ def state_rates(t, state, plan, params, signals, model) -> dict:
     """Time derivative of every state entry (clamped entries are first set from ``signals``,
     in place). Derivatives are zero where a field does not exist or is clamped. The arrays
     returned may be the plan's work buffers, overwritten by the next call: copy to keep."""
-    return rates_of(t, state, plan, merged_params(params, model["params"]), signals, model)
+    return rates_of(t, state, plan, model_params(params, plan, model), signals, model)
 
 
 def decay_rates_of(params, model) -> dict:
     """The decay rate ``k`` of each top state with a linear decay (``rate = rest - k * state``,
     ``k`` from parameters only): what an explicit step's stability depends on."""
-    return model["decay_kernel"](merged_params(params, model["params"]))
+    return model["decay_kernel"](model_params(params, None, model))

@@ -32,7 +32,7 @@ from .action import Action
 from .derivation import Derivation
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative
 from .printing import latex_expanded
-from .vocabulary import ROLE_INDICATORS, Aggregate, split_end, t
+from .vocabulary import ROLE_INDICATORS, Aggregate, Parameter, split_end, t
 
 
 def node_function(name: str, node: int) -> sp.Expr:
@@ -43,6 +43,12 @@ def node_function(name: str, node: int) -> sp.Expr:
 def edge_function(name: str, source: int, target: int) -> sp.Expr:
     """The concrete function of an edge field on the arc ``source -> target``."""
     return sp.Function(f"{name}[{source}->{target}]")(t)
+
+
+def parameter_entry(name: str, node: int, target: int | None = None) -> sp.Symbol:
+    """The value of a parameter on nodes at ``node`` (``tau[3]``), or of a parameter on arcs
+    on the arc ``node -> target`` (``m[0->1]``): a constant symbol."""
+    return sp.Symbol(f"{name}[{node}]" if target is None else f"{name}[{node}->{target}]")
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class _Expander:
         if name in self.aggregates:
             return self.aggregate_at(name, node)
         item = self.action.lookup(name)
+        if isinstance(item, Parameter):
+            return parameter_entry(name, node)
         if not self.member(item.role, node):
             return sp.S.Zero
         clamp = self.action.clamp_of(name)
@@ -118,6 +126,8 @@ class _Expander:
             base, end = split_end(atom.func.__name__)
             if end is not None:
                 replacements[atom] = self.node_value(base, arc[0] if end == "src" else arc[1])
+            elif isinstance(self.action.lookup(base), Parameter):
+                replacements[atom] = parameter_entry(base, *arc)
             elif self.action.lookup(base).domain == "edge":
                 replacements[atom] = edge_function(base, *arc)
         return _finish(expr.xreplace(replacements))
