@@ -3,7 +3,8 @@
 A built-in task speaks in roles, whatever the model calls its signals: ``input`` (on the input
 nodes) and ``target`` (on the output nodes), with their time derivatives ``input_d1``,
 ``target_d1``, ... A module says which of its signals play each role: the signals declared on
-(or clamped onto) the input nodes are inputs, and ``OBSERVED["target"]`` is the target. The runner
+(or clamped onto) the input nodes are inputs, and ``OBSERVED["target"]`` is the target (when
+the model observes none, its signals on the output nodes are). The runner
 renames a task's signals once, here (:func:`in_module_names`); a plain ``signals(t)`` callable
 already speaks the module's own names.
 
@@ -44,7 +45,8 @@ def role_names(module: ModuleType) -> dict[str, tuple[str, ...]]:
         if info.get("clamp") and info.get("clamp_role") == "input" and info["clamp"] not in inputs
     ]
     target = observed(module)["target"]
-    return {INPUT: tuple(inputs), TARGET: (target,) if target else ()}
+    targets = [target] if target else [n for n, role in module.SIGNALS.items() if role == "output"]
+    return {INPUT: tuple(inputs), TARGET: tuple(targets)}
 
 
 def _split_role(key: str) -> tuple[str, str]:
