@@ -12,7 +12,7 @@ import pytest
 from stlp_sym.cache.store import build
 from stlp_sym.cli import main
 from stlp_sym.display.plots import plot_trace
-from stlp_sym.errors import ActionError, StlpError, StlpWarning
+from stlp_sym.errors import ActionError, StlpError
 from stlp_sym.graph.digraph import Digraph
 from stlp_sym.options import Options
 from stlp_sym.parse.modelfile import ModelFileError, load_model
@@ -72,18 +72,18 @@ def test_cli_scores_and_plots_by_the_models_names(renamed_file, tmp_path, capsys
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "score (mean (v_o - y)^2 / var y" in out
-    assert (plots / "tracking-sine-tracking.png").stat().st_size > 0
+    assert (plots / "tracking-sine-run.png").stat().st_size > 0
 
 
 def test_the_tracking_plot_shows_every_output_node(renamed_file, tmp_path) -> None:
-    from stlp_sym.display import plots
-
     graph = Digraph.from_spec("complete:6:in=1:out=3")
     module = build(load_model(renamed_file).build(), Options(backend="numpy"))
     trace = run(module, graph, make_task("tracking-sine", graph), horizon=0.5, progress=False)
-    figure = plots._tracking(trace, "t")
-    labels = [line.get_label() for line in figure.axes[0].lines]
-    assert labels == [f"{what}, output {k}" for k in range(3) for what in ("target y(t)", "v(t)")]
+    figure = trace.plot("t")
+    panels = [[line.get_label() for line in axes.lines] for axes in figure.axes[:3]]
+    assert panels == [
+        ["$s_{0}$ input", f"$y_{{{k}}}$ target", f"$v_{{{k}}}$ output"] for k in (3, 4, 5)
+    ]
 
 
 def test_a_model_observing_nothing_runs_without_a_score(tmp_path, capsys) -> None:
@@ -94,10 +94,11 @@ def test_a_model_observing_nothing_runs_without_a_score(tmp_path, capsys) -> Non
     assert np.all(np.isfinite(trace.lagrangian)) and set(trace.state) == {"q", "q_d1"}
     with pytest.raises(StlpError, match="no score"):
         trace.score()
-    assert plot_trace(trace, tmp_path)[0].name == "energy.png"
-    with pytest.warns(StlpWarning, match="no input"):
-        assert main(["run", "pendulum", "--graph", "complete:1:out=1", "--horizon", "0.2"]) == 0
-    assert "no score: the model names no output field" in capsys.readouterr().out
+    assert plot_trace(trace, tmp_path)[0].name == "run.png"
+    assert main(["run", "pendulum", "--graph", "complete:1:out=1", "--horizon", "0.2"]) == 0
+    printed = capsys.readouterr()
+    assert "no score: the model names no output field" in printed.out
+    assert "stlp: warning:" in printed.err and "no input" in printed.err
 
 
 def test_missing_signals_are_named_before_the_run() -> None:

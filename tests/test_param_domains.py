@@ -258,7 +258,7 @@ def test_cli_runs_a_per_node_time_constant_from_a_param_file(model_file, tmp_pat
     score = float(out.split("score (mean (v_o - y)^2 / var y over the last 20%): ")[1].split()[0])
     assert np.isfinite(score)
     assert sorted(p.name for p in plots.iterdir()) == [
-        "tracking-sine-energy.png", "tracking-sine-tracking.png", "tracking-sine-weights.png"
+        "tracking-sine-run.png"
     ]  # fmt: skip
     module = build(load_model(model_file).build(), load_model(model_file).options)
     trace = run(module, graph, make_task("tracking-sine", graph), horizon=2.0,

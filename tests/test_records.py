@@ -42,14 +42,14 @@ def graph():
 
 
 def _run(module, graph, steps=200, **extra):
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(module)
     return run(module, graph, task, steps=steps, dt=DT, record_every=0.01, progress=False, **extra)
 
 
 def _stepped(module, graph, steps, frozen=(), seed=0):
     """States after each step of explicit Euler, ``s <- s + dt rhs(s)``, written out here from
     the module's ``rhs`` (with the rates of ``frozen`` states set to zero)."""
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(module)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     state = module.init(plan, None, seed)
     module.clamp(0.0, state, plan, task.signals(0.0))
@@ -142,7 +142,7 @@ def test_monitored_states_equal_euler_steps_written_out(numpy_module, graph) -> 
 def test_energies_by_node_and_arc_add_up_to_the_modules_totals(numpy_module, graph) -> None:
     trace = _run(numpy_module, graph, monitor=["L@nodes", "L@arcs", "H@nodes", "H@arcs"])
     states, plan = _stepped(numpy_module, graph, 200)
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(numpy_module)
     for which, total in (("L", numpy_module.lagrangian), ("H", numpy_module.hamiltonian)):
         parts = trace.series[f"{which}_node"].values.sum(1) + trace.series[
             f"{which}_arc"
@@ -305,7 +305,7 @@ def test_a_resumed_run_equals_a_run_never_stopped(
 )
 def test_resuming_anywhere_is_bit_identical(numpy_module, graph, stop_after, every, chunk, record):
     """Any chunk size, checkpoint interval, record interval and stopping point."""
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(numpy_module)
     extra = {"steps": 120, "dt": DT, "progress": False, "record_every": record}
     extra.update(monitor=["x@0,5:every=2", "H@arcs:every=7"], checkpoint_every=every)
     old = loop.CHUNK_STEPS
@@ -375,7 +375,7 @@ def test_any_state_recorded_on_any_entries_equals_the_modules_steps(
     else:
         where = ",".join(f"{plan['src'][k]}->{plan['dst'][k]}" for k in index)
     steps = 40
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(module)
     trace = run(
         module, graph, task, steps=steps, dt=DT, progress=False,
         monitor=[f"{state_name}@{where}:every={every}"],

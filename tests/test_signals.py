@@ -33,8 +33,8 @@ def test_columns_drive_their_own_nodes(tmp_path) -> None:
     graph = Digraph.from_spec(GRAPH)
     path = _csv(tmp_path / "s.csv", "t,u[0],u[1],z[4],z[5]", [(0, 1, -1, 2, 4), (2, 3, 1, 0, 8)])
     values = make_task("ignored", graph, signal_file=path).table(np.array([0.0, 1.0, 2.0]))
-    assert values["u"].tolist() == [[1, -1, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0], [3, 1, 0, 0, 0, 0]]
-    assert values["z"].tolist() == [[0, 0, 0, 0, 2, 4], [0, 0, 0, 0, 1, 6], [0, 0, 0, 0, 0, 8]]
+    assert values["input"].tolist() == [[1, -1, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0], [3, 1, 0, 0, 0, 0]]
+    assert values["target"].tolist() == [[0, 0, 0, 0, 2, 4], [0, 0, 0, 0, 1, 6], [0, 0, 0, 0, 0, 8]]
 
 
 def test_a_column_without_node_is_broadcast_and_a_node_column_overrides_it(tmp_path) -> None:
@@ -42,11 +42,11 @@ def test_a_column_without_node_is_broadcast_and_a_node_column_overrides_it(tmp_p
     path = _csv(tmp_path / "s.csv", "t,z,z[5]", [(0, 1, 5), (4, 3, 9)])
     task = make_task("tracking-sine", graph, signal_file=path)
     values = task.table(np.array([1.0]))
-    assert values["z"].tolist() == [[0, 0, 0, 0, 1.5, 6]]
+    assert values["target"].tolist() == [[0, 0, 0, 0, 1.5, 6]]
     # inputs without a u column are driven by cos t, as the built-in tasks do
-    np.testing.assert_allclose(values["u"][0], [np.cos(1.0)] * 2 + [0] * 4, rtol=0, atol=0)
+    np.testing.assert_allclose(values["input"][0], [np.cos(1.0)] * 2 + [0] * 4, rtol=0, atol=0)
     scalar = task.signals(1.0)
-    assert scalar["z"].tolist() == [0, 0, 0, 0, 1.5, 6] and scalar["u"].shape == (6,)
+    assert scalar["target"].tolist() == [0, 0, 0, 0, 1.5, 6] and scalar["input"].shape == (6,)
 
 
 def test_nodes_are_named_by_the_graph_files_ids(tmp_path) -> None:
@@ -55,7 +55,7 @@ def test_nodes_are_named_by_the_graph_files_ids(tmp_path) -> None:
     graph = read_graph(graph_file)  # labels ('h', 'in1', 'out')
     path = _csv(tmp_path / "s.csv", "t,u[in1],z[out]", [(0, 0.5, 1), (1, 0.5, 3)])
     values = make_task("tracking-sine", graph, signal_file=path).table(np.array([0.25]))
-    assert values["u"].tolist() == [[0, 0.5, 0]] and values["z"].tolist() == [[0, 0, 1.5]]
+    assert values["input"].tolist() == [[0, 0.5, 0]] and values["target"].tolist() == [[0, 0, 1.5]]
 
 
 def test_the_run_sees_the_values_at_the_nodes(module, tmp_path) -> None:
