@@ -146,7 +146,7 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
 
     def expr_line(op: Op, at: str) -> str:
         names = {s: sp.Symbol(ref(s.name, at)) for s in op.expr.free_symbols}
-        return numpy_code(op.expr.xreplace(names))
+        return numpy_code(op.expr.xreplace(names), scalar=True)
 
     def store(var: str, value: str, at: str) -> list[str]:
         if var in outputs or var in arrays:
