@@ -48,10 +48,14 @@ class Divergence:
 
     def __str__(self) -> str:
         member = "" if self.member is None else f"member {self.member}: "
-        return (
-            f"diverged at t = {self.t:.4g}: {member}{self.where or f'{self.state}[{self.index}]'}: "
-            f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
-        )
+        size = f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
+        if not math.isfinite(self.value):
+            size = (
+                f"value {self.value} is not finite (an overflow, a division by zero or a "
+                "function outside its domain)"
+            )
+        where = self.where or f"{self.state}[{self.index}]"
+        return f"diverged at t = {self.t:.4g}: {member}{where}: {size}"
 
 
 def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:
@@ -312,7 +316,10 @@ def run(
     chunk = _chunk_steps(stride, per, graph.n, len(first))
     parts, done, record = [], 0, None
     start = time.perf_counter()
-    with _progress(steps, progress) as bar:
+    # a kernel's overflow or 0/0 is reported as the divergence it causes (a state that is not
+    # finite, with its time, field and node), not as NumPy warnings
+    quiet = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+    with _progress(steps, progress) as bar, quiet:
         while done < steps or done == 0:
             count = min(chunk, steps - done)
             t0 = done * dt
