@@ -1,5 +1,6 @@
 """The numba backend's kernels: one IR kernel as fused loops over nodes and destination-sorted
-arcs, compiled with ``numba.njit(cache=True)``.
+arcs, compiled with ``numba.njit(cache=True, error_model="numpy")`` (a division by zero
+gives ``inf`` or ``nan`` as in NumPy, which the runner reports, instead of an exception).
 
 The ops of a kernel are reordered so that ops of one domain run together (:func:`fused_order`)
 and grouped into runs: parameter-only ops go before the loops (once per batch member), a run of
@@ -241,7 +242,7 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
     temps = {f"_t_{v}": "node" if domain_of[v] == "node" else "edge" for v in sorted(arrays)}
     source = "\n".join(
         [
-            "@numba.njit(cache=True)",
+            '@numba.njit(cache=True, error_model="numpy")',
             f"def {name}_loops({', '.join(arguments)}):",
             "    _rows = _P.shape[0]",
             *("    " + line for line in body),

@@ -26,6 +26,7 @@ a/2 + log(exp(a) + 1) + Abs(a)/2
 from __future__ import annotations
 
 import sympy as sp
+from mpmath.libmp import prec_to_dps
 
 __all__ = [
     "FORMULAS",
@@ -58,10 +59,25 @@ class _Real(sp.Function):
     def _eval_is_finite(self) -> bool | None:
         return self.args[0].is_finite
 
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        """The textbook formula (for numbers at any precision and for references)."""
+        raise NotImplementedError
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.formula(self.args[0]).evalf(prec_to_dps(prec))
+
+    def _eval_rewrite(self, rule: object, args: tuple, **hints) -> sp.Expr:
+        return self.formula(*args)  # expr.rewrite(sp.exp), rewrite(sp.log): the formula
+
 
 class sigmoid(_Real):  # noqa: N801 - the name users write
     """The logistic function ``1 / (1 + exp(-a))``; printed stably as
     ``exp(-logaddexp(0, -a))``."""
+
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        return 1 / (1 + sp.exp(-a))
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return self * sigmoid(-self.args[0])
@@ -70,12 +86,13 @@ class sigmoid(_Real):  # noqa: N801 - the name users write
     def eval(cls, a: sp.Expr) -> sp.Expr | None:
         return sp.S.Half if a.is_zero else None
 
-    def _eval_rewrite_as_exp(self, a: sp.Expr, **kwargs) -> sp.Expr:
-        return 1 / (1 + sp.exp(-a))
-
 
 class softplus(_Real):  # noqa: N801
     """``log(1 + exp(a))``; printed stably as ``logaddexp(0, a)``."""
+
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        return sp.log(1 + sp.exp(a))
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sigmoid(self.args[0])
@@ -84,12 +101,13 @@ class softplus(_Real):  # noqa: N801
     def eval(cls, a: sp.Expr) -> sp.Expr | None:
         return sp.log(2) if a.is_zero else None
 
-    def _eval_rewrite_as_exp(self, a: sp.Expr, **kwargs) -> sp.Expr:
-        return sp.log(1 + sp.exp(a))
-
 
 class logsigmoid(_Real):  # noqa: N801
     """``log(sigmoid(a)) = -softplus(-a)``; printed stably as ``-logaddexp(0, -a)``."""
+
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        return -sp.log(1 + sp.exp(-a))
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sigmoid(-self.args[0])
@@ -98,12 +116,13 @@ class logsigmoid(_Real):  # noqa: N801
     def eval(cls, a: sp.Expr) -> sp.Expr | None:
         return -sp.log(2) if a.is_zero else None
 
-    def _eval_rewrite_as_exp(self, a: sp.Expr, **kwargs) -> sp.Expr:
-        return -sp.log(1 + sp.exp(-a))
-
 
 class log1p(_Real):  # noqa: N801
     """``log(1 + a)``, accurate for small ``a``; printed as ``np.log1p``."""
+
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        return sp.log(1 + a)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return 1 / (1 + self.args[0])
@@ -112,12 +131,13 @@ class log1p(_Real):  # noqa: N801
     def eval(cls, a: sp.Expr) -> sp.Expr | None:
         return sp.S.Zero if a.is_zero else None
 
-    def _eval_rewrite_as_log(self, a: sp.Expr, **kwargs) -> sp.Expr:
-        return sp.log(1 + a)
-
 
 class expm1(_Real):  # noqa: N801
     """``exp(a) - 1``, accurate for small ``a``; printed as ``np.expm1``."""
+
+    @staticmethod
+    def formula(a: sp.Expr) -> sp.Expr:
+        return sp.exp(a) - 1
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.exp(self.args[0])
@@ -126,9 +146,6 @@ class expm1(_Real):  # noqa: N801
     def eval(cls, a: sp.Expr) -> sp.Expr | None:
         return sp.S.Zero if a.is_zero else None
 
-    def _eval_rewrite_as_exp(self, a: sp.Expr, **kwargs) -> sp.Expr:
-        return sp.exp(a) - 1
-
 
 def relu(a: object) -> sp.Expr:
     """``max(0, a)``: SymPy's ``Max(0, a)``, whose derivative is ``heaviside(a)``."""
@@ -136,13 +153,7 @@ def relu(a: object) -> sp.Expr:
 
 
 #: The vocabulary's own functions and their textbook formulas (for independent references).
-FORMULAS: dict[type, object] = {
-    sigmoid: lambda a: 1 / (1 + sp.exp(-a)),
-    softplus: lambda a: sp.log(1 + sp.exp(a)),
-    logsigmoid: lambda a: -sp.log(1 + sp.exp(-a)),
-    log1p: lambda a: sp.log(1 + a),
-    expm1: lambda a: sp.exp(a) - 1,
-}
+FORMULAS: dict[type, object] = {f: f.formula for f in (sigmoid, softplus, logsigmoid, log1p, expm1)}
 
 
 #: The functions with a kink or a jump (not differentiable at some point).
