@@ -161,7 +161,8 @@ def test_verify_passes(tmp_path: Path, uses: tuple[str, ...], graph: str, backen
     if backend == "numba":
         pytest.importorskip("numba")
     action, options = _model(tmp_path, f"with_{uses[0]}", list(uses))
-    for integrator in ("euler", "rk4"):
+    # rk4 on kinks: its order is observed before the first kink crossing
+    for integrator in ("euler", "rk4") if uses == KINKED else ("euler",):
         chosen = replace(options, backend=backend, integrator=integrator)
         report = verify(action, chosen, _graph(GRAPHS[graph]))
         assert report.passed, report.table()
