@@ -77,6 +77,7 @@ _LAZY = {
     "build": "cache.store",
     "verify": "checks",
     "run": "runner.loop",
+    "sweep": "runner.sweep",
     "Trace": "runner.loop",
 }
 
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     from .graph import Digraph
     from .options import Options
     from .runner.loop import Trace, run
+    from .runner.sweep import sweep
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand
@@ -172,6 +174,7 @@ __all__ = [
     "sigmoid",
     "softplus",
     "src",
+    "sweep",
     "t",
     "verify",
 ]

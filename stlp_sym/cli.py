@@ -7,35 +7,29 @@ SymPy is imported only by the commands that need it, so ``stlp --help`` stays fa
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
+from .cli_inspect import add_inspect_commands
+from .cli_models import model_named as _model
+from .cli_models import options_from as _options
+from .cli_status import (
+    FAILED,
+    SUCCESS,
+    Parser,
+    add_quiet_flag,
+    did_you_mean,
+    one_line_warnings,
+    parse_command_line,
+    positive_float,
+    positive_int,
+    seed_value,
+    show_progress,
+    status_of,
+)
 from .errors import StlpError
-
-
-def _model(name: str):
-    from .parse.modelfile import is_model_file, load_model
-    from .symbolic.models import MODELS
-
-    if is_model_file(name):
-        return load_model(name)
-    if name not in MODELS:
-        raise StlpError(f"unknown model {name!r}; `stlp models` lists them: {', '.join(MODELS)}")
-    return MODELS[name]
-
-
-def _options(model, args: argparse.Namespace):
-    """The model's default options, overridden by the flags the user gave."""
-    changes = {
-        key: getattr(args, key)
-        for key in ("flip", "normalise", "policy", "integrator", "cse", "backend")
-        if getattr(args, key, None) is not None
-    }
-    return replace(model.options, **changes)
+from .options import set_notes
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -48,11 +42,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_expanded(derivation, spec: str) -> None:
-    from .graph.digraph import Digraph
+def _print_expanded(derivation, graph):
+    """Print the equations written out on ``graph``; return them
+    (:class:`~stlp_sym.symbolic.expansion.ExpandedEquations`)."""
     from .symbolic.expansion import expand
 
-    graph = Digraph.from_spec(spec)
     expanded = expand(derivation, graph)
     print(f"\nEquations on {graph.name} ({graph.n} nodes, {graph.n_arcs} arcs):")
     for (field, index), lhs in expanded.equations.items():
@@ -61,17 +55,35 @@ def _print_expanded(derivation, spec: str) -> None:
         print("\nSolved leading derivatives:")
         for (field, index), rhs in expanded.solution.items():
             print(f"  {expanded.unknowns[field, index]}: leading = {rhs}")
+    return expanded
+
+
+def _expansion_graph(args: argparse.Namespace):
+    """The graph of ``--expand --graph SPEC`` (None without ``--expand``); either flag alone
+    is refused, before any work."""
+    from .graph.digraph import Digraph
+
+    if args.expand and not args.graph:
+        raise StlpError("--expand needs --graph SPEC, e.g. --expand --graph chain:3")
+    if args.graph and not args.expand:
+        raise StlpError(
+            f"--graph {args.graph} is used only with --expand (equations written out on the "
+            "graph): add --expand, or leave --graph out"
+        )
+    return Digraph.from_spec(args.graph) if args.expand else None
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
     from .display.png import render_png
     from .files import check_output, write_atomic
+    from .symbolic.expandprint import expanded_latex
     from .symbolic.printing import latex_document, latex_equations, text_equations
     from .symbolic.transforms import apply_options
 
     for flag, path in (("--latex", args.latex), ("--png", args.png)):
         if path:
             check_output(path, flag)
+    graph = _expansion_graph(args)
     model = _model(args.model)
     options = _options(model, args)
     derivation = apply_options(model.build(), options)
@@ -86,17 +98,16 @@ def cmd_derive(args: argparse.Namespace) -> int:
         )
     elif derivation.problem is not None:
         print(f"\nnote: no explicit first-order system: {derivation.problem}")
-    if args.expand:
-        if not args.graph:
-            raise StlpError("--expand needs --graph SPEC, e.g. --graph chain:3")
-        _print_expanded(derivation, args.graph)
+    lines = latex_equations(derivation)
+    if graph is not None:  # the files get the equations on the graph
+        lines = expanded_latex(_print_expanded(derivation, graph), derivation)
     if args.latex:
-        write_atomic(Path(args.latex), latex_document(derivation))
+        write_atomic(Path(args.latex), latex_document(derivation, lines))
         print(f"wrote {args.latex}")
     if args.png:
-        render_png(latex_equations(derivation), Path(args.png))
+        render_png(lines, Path(args.png))
         print(f"wrote {args.png}")
-    return 0
+    return SUCCESS
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -120,7 +131,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     options = resolved(_options(model, args))  # the report shows the backend it checked
     report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
     print(report.table())
-    return 0 if report.passed else 1
+    return SUCCESS if report.passed else FAILED
 
 
 def _parse_params(items: list[str] | None) -> dict[str, float]:
@@ -140,18 +151,46 @@ def _parse_params(items: list[str] | None) -> dict[str, float]:
     return params
 
 
-def _parse_seeds(text: str) -> list[int]:
-    """``A:B`` (half-open, as Python's ranges) or ``S1,S2,...``: the seeds of a batch."""
+def _check_params(model, options, params: dict[str, float]) -> None:
+    """Refuse, before anything is built, ``--param`` names the model does not have and values
+    that make a denominator of its equations zero (:mod:`stlp_sym.symbolic.denominators`)."""
+    if not params:
+        return
+    from .symbolic.denominators import zero_denominators
+    from .symbolic.transforms import apply_options
+
+    derivation = apply_options(model.build(), options)  # a policy may add a parameter
+    known = derivation.action.parameter_defaults
+    for name in params:
+        if name not in known:
+            raise StlpError(
+                f"--param {name}: model {model.name!r} has no parameter {name!r}"
+                f"{did_you_mean(name, known)} (its parameters: {', '.join(known) or 'none'})"
+            )
+    for denominator, names in zero_denominators(derivation, params):
+        given = " ".join(f"{n}={params[n]:g}" for n in names if n in params)
+        if given:
+            raise StlpError(
+                f"--param {given}: makes the denominator {denominator} of the equations of "
+                f"{model.name!r} zero; give a nonzero value"
+            )
+
+
+def _parse_seeds(text: str) -> Sequence[int]:
+    """``A:B`` (half-open, as Python's ranges; kept a range, which ``run`` measures before
+    listing it) or ``S1,S2,...``: the seeds of a batch."""
     try:
         if ":" in text:
             first, _, last = text.partition(":")
-            seeds = list(range(int(first), int(last)))
+            seeds: Sequence[int] = range(int(first), int(last))
         else:
             seeds = [int(item) for item in text.split(",")]
     except ValueError:
         raise StlpError(f"--seeds {text!r}: expected A:B (seeds A to B-1) or S1,S2,...") from None
     if not seeds:
         raise StlpError(f"--seeds {text!r} gives no seed (A:B runs seeds A to B-1)")
+    if min(seeds) < 0:
+        raise StlpError(f"--seeds {text!r}: a seed must be 0 or more")
     return seeds
 
 
@@ -171,6 +210,7 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         dt=args.dt,
         params=_parse_params(getattr(args, "param", None)),
         seed=_parse_seeds(seeds) if seeds else args.seed,
+        progress=show_progress(args),
     )
     score = trace.score(task.score_fraction)
     members = f" x {trace.members} members" if trace.members else ""
@@ -215,13 +255,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_output(args.plot, "--plot", directory=True)
     model = _model(args.model)
     options = _options(model, args)
+    _check_params(model, options, _parse_params(args.param))
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
     trace = _run_task(module, args, args.task, graph, args.plot)
     if args.save:
         trace.save(Path(args.save))
         print(f"  wrote {args.save}")
-    return 0
+    return SUCCESS if trace.diverged is None else FAILED
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .cli_sweep import sweep_command
+
+    if args.resume:
+        return sweep_command(args)
+    if not args.model or not args.graph:
+        raise StlpError("stlp sweep needs MODEL and --graph SPEC (or --resume DIR)")
+    model = _model(args.model)
+    return sweep_command(args, _options(model, args), _parse_seeds(args.seeds))
 
 
 DEMO_GRAPH = "complete:6:in=1"
@@ -240,13 +292,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .checks import verify_model
     from .codegen.driver import compile
     from .display.png import render_png
+    from .files import check_output
     from .graph.digraph import Digraph
     from .options import resolved
     from .symbolic.printing import latex_equations, text_equations
 
     model = _model("stlp")
     options = resolved(_options(model, args))
-    out = Path(args.out)
+    out = check_output(args.out, "--out", directory=True)
     graph = Digraph.from_spec(DEMO_GRAPH)
     action = model.build()
     print(
@@ -274,7 +327,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"   {task:<20} {status}")
     print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
     print(f"   plots and equations.png in {out}/")
-    return 0 if report.passed else 1
+    diverged = any(trace.diverged is not None for _, trace in results)
+    return SUCCESS if report.passed and not diverged else FAILED
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
@@ -329,10 +383,13 @@ def _add_option_flags(parser: argparse.ArgumentParser, codegen: bool = False) ->
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``stlp``."""
     from . import __version__
+    from .cli_sweep import add_sweep_parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="stlp",
         description="SpatioTemporal Local Propagation: derive, generate and run learning laws.",
+        epilog="exit status: 0 success, 1 a diverged run or a failed check, 2 bad input, "
+        "130 interrupted (docs/cli.md)",
     )
     parser.add_argument("--version", action="version", version=f"stlp_sym {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -342,8 +399,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     derive = commands.add_parser("derive", help="print the derived equations of a model")
     derive.add_argument("model", help=_MODEL_HELP)
-    derive.add_argument("--graph", help="graph spec, e.g. complete:6:in=1 (with --expand)")
-    derive.add_argument("--expand", action="store_true", help="write the equations out on --graph")
+    derive.add_argument(
+        "--graph", help="graph spec or file, e.g. complete:6:in=1 (only with --expand)"
+    )
+    derive.add_argument(
+        "--expand",
+        action="store_true",
+        help="write the equations out on --graph (also into --latex and --png)",
+    )
     _add_option_flags(derive)
     derive.add_argument("--latex", metavar="FILE", help="write a LaTeX document")
     derive.add_argument("--png", metavar="FILE", help="render the equations to a PNG")
@@ -372,9 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="tracking-sine or tracking-piecewise (default: tracking-sine)",
     )
     length = run.add_mutually_exclusive_group()
-    length.add_argument("--horizon", type=float, help="final time (default: the task's)")
-    length.add_argument("--steps", type=int, help="number of steps")
-    run.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
+    length.add_argument("--horizon", type=positive_float, help="final time (default: the task's)")
+    length.add_argument("--steps", type=positive_int, help="number of steps")
+    run.add_argument("--dt", type=positive_float, default=1e-3, help="time step (default 1e-3)")
     _add_option_flags(run, codegen=True)
     run.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
@@ -382,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
-    run.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    run.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")
     run.add_argument(
         "--seeds",
         metavar="A:B",
@@ -392,54 +455,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")
-    demo.add_argument("--dt", type=float, default=1e-3, help="time step (default 1e-3)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    demo.add_argument("--dt", type=positive_float, default=1e-3, help="time step (default 1e-3)")
+    demo.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")
     _add_backend_flag(demo)
     demo.set_defaults(func=cmd_demo)
+
+    sweep = add_sweep_parser(commands, _add_option_flags, _MODEL_HELP, _GRAPH_HELP)
+    sweep.set_defaults(func=cmd_sweep)
+    add_inspect_commands(commands, _add_option_flags)
+    for command in commands.choices.values():
+        add_quiet_flag(command)
     return parser
 
 
-def _os_message(error: OSError) -> str:
-    """``PATH: reason`` of an operating-system error, in one line."""
-    names = [n for n in (error.filename, error.filename2) if n is not None]
-    reason = error.strerror or str(error) or type(error).__name__
-    return ": ".join([*map(str, names), reason])
-
-
-def _quiet_broken_pipe() -> int:
-    """The reader of our output went away (``stlp models | head -1``): end quietly."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    return 128 + signal.SIGPIPE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``stlp`` console script.
+    """Entry point of the ``stlp`` console script; returns the exit status.
 
-    Bad input of any kind (a model, a graph, a path that cannot be read or written, a graph too
-    large for memory) ends with one line ``stlp: error: ...`` on standard error and status 2; a
-    closed pipe on standard output ends quietly (status 141, as if killed by SIGPIPE).
+    0 success, 1 a diverged run or a failed check, 2 bad input of any kind (a flag, a model, a
+    graph, a path that cannot be read or written, a graph too large for memory: one line
+    ``stlp: error: ...`` on standard error), 130 interrupted (Ctrl-C); a closed pipe on
+    standard output ends quietly (141, as if killed by SIGPIPE). Warnings show as one line
+    ``stlp: warning: ...``.
     """
-    args = build_parser().parse_args(argv)
     try:
-        status = args.func(args)
-        sys.stdout.flush()
-        return status
-    except BrokenPipeError:
-        return _quiet_broken_pipe()
-    except StlpError as error:
-        message = str(error).replace("\n", " ")
-    except OSError as error:
-        message = _os_message(error)
-    except MemoryError:
-        message = "out of memory (the input is too large for this machine)"
-    except KeyboardInterrupt:
-        return 128 + signal.SIGINT
-    print(f"stlp: error: {message}", file=sys.stderr)
-    return 2
+        with one_line_warnings():
+            args = parse_command_line(build_parser(), argv)
+            set_notes(not getattr(args, "quiet", False))
+            status = args.func(args)
+            sys.stdout.flush()
+            return status
+    except BaseException as error:  # every way a command ends has its status
+        return status_of(error)
+    finally:
+        set_notes(True)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ def numba_available() -> bool:
 
 
 _SAID: set[str] = set()
+#: whether notes such as the backend chosen are printed (``stlp ... --quiet`` turns them off)
+_NOTES = {"enabled": True}
+
+
+def set_notes(enabled: bool) -> None:
+    """Print (or not) the one-line notes on standard error, such as the backend chosen."""
+    _NOTES["enabled"] = bool(enabled)
 
 
 def resolved(options: Options) -> Options:
@@ -90,7 +97,7 @@ def resolved(options: Options) -> Options:
     else:
         backend, why = "numba", "numba imports"
     line = f"stlp_sym: backend {backend} (automatic: {why})"
-    if line not in _SAID:
+    if line not in _SAID and _NOTES["enabled"]:
         _SAID.add(line)
         print(line, file=sys.stderr)
     return replace(options, backend=backend)

@@ -5,13 +5,14 @@ Each test bounds its time (well above what it takes, far below what the case onc
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 
 import pytest
 
 from stlp_sym.cli import main
-from stlp_sym.errors import ActionError, StlpError
+from stlp_sym.errors import ActionError, GraphError, StlpError
 from stlp_sym.parse.expressions import ParseError, parse_expression, parse_number
 from stlp_sym.parse.modelfile import read_model
 from stlp_sym.symbolic.derivation import derive
@@ -124,12 +125,82 @@ def test_toml_integers_beyond_the_limit(tmp_path, digits, problem) -> None:
 def test_param_that_is_not_a_real_number(capsys) -> None:
     argv = ["run", "stlp", "--graph", "complete:3:in=1", "--steps", "2", "--param", "r=0.0/0.0"]
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("stlp: error: --param") and "division by zero" in err
-    assert err.count("\n") == 1
+    lines = capsys.readouterr().err.splitlines()
+    # the informational line naming an automatic backend comes first, once per process
+    lines = [line for line in lines if not line.startswith("stlp_sym: backend ")]
+    assert len(lines) == 1 and lines[0].startswith("stlp: error: --param")
+    assert "division by zero" in lines[0]
 
 
 def test_model_file_errors_name_file_line_and_column(tmp_path) -> None:
     path = _model(tmp_path, BASE.replace("Dt(x)**2/2", "Dt(x)**2/2 + acos(9)*x"))
     with pytest.raises(StlpError, match=r"m.toml:4:22: terms.node: not a finite real"):
         read_model(path)
+
+
+# ---- every documented limit at its edge (docs/model-files.md): the limit passes, one past fails --
+
+_LONGEST = "x" + "+x" * 999  # 1999 characters
+
+
+@pytest.mark.parametrize(
+    ("within_limit", "beyond", "problem"),
+    [
+        (_LONGEST + " ", _LONGEST + "  ", "longer than 2000 characters"),
+        ("(" * 50 + "x" + ")" * 50, "(" * 51 + "x" + ")" * 51, "nested more than 50 deep"),
+        ("-" * 50 + "x", "-" * 51 + "x", "nested more than 50 deep"),
+        ("x**100 + x**-100", "x**101", "exponent beyond +-100"),
+        ("1" * 30 + "*x", "1" * 31 + "*x", "more than 30 digits"),
+        ("1e300*x", "1.0000000001e300*x", "beyond 1e+300"),
+        ("(10**100)**3*x", "(2*10**100)**3*x", "constant power beyond 10**300"),
+        ("10**100*10**100*10**100*x", "10**100*10**100*10**100*10*x", "beyond 1e+300"),
+        ("Dt(x, 8)", "Dt(x, 9)", "derivative order must be 1..8"),
+    ],
+)
+def test_expression_limits_at_their_edge(within_limit, beyond, problem) -> None:
+    with within(2):
+        parse_expression(within_limit, NAMES)
+    with within(2), pytest.raises(ParseError, match=re.escape(problem)):
+        parse_expression(beyond, NAMES)
+
+
+def test_model_file_size_and_integers_at_their_edge(tmp_path) -> None:
+    from stlp_sym.parse.modelfile import MAX_BYTES
+
+    body = BASE + "[parameters]\nc = 1" + "0" * 300 + "\n"  # 10**300: the largest integer
+    padded = body + "#" * (MAX_BYTES - len(body) - 1) + "\n"
+    assert len(padded.encode()) == MAX_BYTES
+    with within(5):
+        action, _ = read_model(_model(tmp_path, padded))
+    assert action.lookup("c").default == 1e300
+    with within(2), pytest.raises(ActionError, match=f"larger than {MAX_BYTES} bytes"):
+        read_model(_model(tmp_path, padded + "#"))
+    beyond = BASE + "[parameters]\nc = 1" + "0" * 299 + "1\n"  # 10**300 + 1
+    with within(2), pytest.raises(ActionError, match=r"m.toml:\d+: parameters.c: .*beyond 1e300"):
+        read_model(_model(tmp_path, beyond))
+
+
+def test_graph_memory_estimates_at_their_edge(tmp_path, monkeypatch) -> None:
+    """A spec, a graph file and a node id: exactly the memory (length) allowed passes, one byte
+    (character) more is refused with the estimate, before anything is allocated or read."""
+    from stlp_sym.graph import digraph, parse_spec, read_graph
+    from stlp_sym.graph.files import READ_BYTES
+
+    need = 1000 * digraph.NODE_BYTES + 999 * digraph.ARC_BYTES  # chain:1000
+    monkeypatch.setattr(digraph, "available_memory", lambda: need)
+    assert parse_spec("chain:1000").n == 1000
+    monkeypatch.setattr(digraph, "available_memory", lambda: need - 1)
+    with pytest.raises(GraphError, match=r"1000 nodes and 999 arcs: about 249\.\d KiB of memory"):
+        parse_spec("chain:1000")
+    path = tmp_path / "net.csv"
+    path.write_text("src,dst\n" + "a" * 200 + ",b\n")  # the longest node id
+    size = path.stat().st_size
+    monkeypatch.setattr(digraph, "available_memory", lambda: size * READ_BYTES)
+    assert read_graph(path).n == 2
+    monkeypatch.setattr(digraph, "available_memory", lambda: size * READ_BYTES - 1)
+    with pytest.raises(GraphError, match=rf"net.csv has {size} bytes .*: about [\d.]+ KiB"):
+        read_graph(path)
+    monkeypatch.undo()
+    path.write_text("src,dst\n" + "a" * 201 + ",b\n")
+    with pytest.raises(GraphError, match=r"line 2: node id 'a+' is empty or too long"):
+        read_graph(path)

@@ -17,13 +17,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stlp_sym.cache import store
-from stlp_sym.cache.store import generate, load
+from stlp_sym.cache.store import generate, load, module_filename
 from stlp_sym.cli import main
 from stlp_sym.errors import GraphError, StlpError
 from stlp_sym.files import remove_stale_temporaries, write_atomic
-from stlp_sym.graph import parse_spec
+from stlp_sym.graph import parse_spec, read_graph
+from stlp_sym.options import BACKENDS, INTEGRATORS, POLICIES, Options
+from stlp_sym.parse.modelfile import read_model
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import make_task
 from stlp_sym.symbolic.models import MODELS
 
 #: the loader's own guarantees are those of the NumPy backend (Numba keeps its own cache)
@@ -48,6 +54,48 @@ def test_graphs_beyond_memory_are_refused_with_the_estimate(spec, capsys) -> Non
     assert main(["run", "pendulum", "--graph", spec, "--steps", "1"]) == 2
     assert "of memory" in _error_line(capsys)
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--steps", "-5"], "steps = -5 must be >= 0"),
+        (["--horizon", "nan"], "horizon = nan with dt = 0.001 is not a finite number of steps"),
+        (["--horizon", "1e300", "--dt", "1e-300"], "is not a finite number of steps"),
+        (
+            ["--dt", "5e-324", "--steps", "3"],
+            "record_every = 0.05 with dt = 5e-324 is not a finite",
+        ),
+        (["--dt", "1e-300", "--horizon", "1"], "signals between two records (0.05 apart): about"),
+        (["--seed", "-1", "--steps", "2"], "seed -1 is negative"),
+        (["--seeds", "0:1000000000000", "--steps", "2"], "a batch of 1000000000000 members"),
+    ],
+)
+def test_run_lengths_seeds_and_batches_are_checked_before_the_run(flags, problem, capsys) -> None:
+    """Once tracebacks (``IndexError``, ``OverflowError``, numpy's seed error) or, for a batch
+    of 10**12 seeds, a hang listing them."""
+    start = time.perf_counter()
+    assert main(["run", "pendulum", "--graph", "chain:2", "--backend", "numpy", *flags]) == 2
+    assert problem in _error_line(capsys)
+    assert time.perf_counter() - start < 30
+
+
+def test_verify_on_a_graph_beyond_its_limit_is_refused_at_once(capsys) -> None:
+    """Once over two minutes on ``complete:300`` (the checks unroll the action over the graph)."""
+    from stlp_sym.checks import MAX_VERIFY_ARCS
+
+    start = time.perf_counter()
+    assert main(["verify", "stlp", "--graph", "complete:300:in=1", "--backend", "numpy"]) == 2
+    assert f"has more than {MAX_VERIFY_ARCS} arcs" in _error_line(capsys)
+    assert time.perf_counter() - start < 30
+
+
+def test_demo_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    start = time.perf_counter()
+    assert main(["demo", "--out", str(tmp_path / "afile"), "--backend", "numpy"]) == 2
+    assert "exists and is not a directory" in _error_line(capsys)
+    assert time.perf_counter() - start < 2
 
 
 def test_generate_into_a_file_is_refused_before_work(tmp_path, capsys) -> None:
@@ -139,6 +187,39 @@ def test_rebuild_in_the_same_second_runs_the_new_module(tmp_path) -> None:
     assert not (tmp_path / "__pycache__").exists()
 
 
+def _numba_module(value: str) -> str:
+    """A module text with a valid hash line whose compiled function returns ``value``."""
+    body = f"import numba\n\n\n@numba.njit(cache=True)\ndef value():\n    return {value}\n"
+    return (
+        f"# stlp_sym generated module: body-sha256={store.body_hash(body)} key={'0' * 64}\n{body}"
+    )
+
+
+def test_numba_cache_is_keyed_by_the_body_hash(tmp_path, monkeypatch) -> None:
+    """Two bodies written in turn to one path, with the same time and size, each run their own
+    machine code; Numba's cache files live in the private cache directory, not beside the
+    module."""
+    numba = pytest.importorskip("numba")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")  # Numba's own choice: beside the source
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STLP_CACHE_DIR", str(cache))
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "model_euler_numba.py"
+    texts = [_numba_module("1.25"), _numba_module("2.75")]
+    assert len(texts[0]) == len(texts[1])
+    results = []
+    for text in texts:
+        write_atomic(path, text)
+        os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)
+        results.append(load(path).value())
+    assert results == [1.25, 2.75]
+    bodies = [store.body_hash(text.partition("\n")[2]) for text in texts]
+    compiled = sorted(p.relative_to(cache).parts[:2] for p in cache.rglob("*.nbi"))
+    assert compiled == [("numba", body) for body in sorted(bodies)]
+    assert not [p for p in out.rglob("*") if p != path]
+
+
 def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path) -> None:
     target = tmp_path / "module.py"
     dead = subprocess.run(
@@ -167,3 +248,92 @@ def test_closed_pipe_ends_quietly() -> None:
     process.stdout.close()  # the reader is gone before the first line
     _, err = process.communicate(timeout=60)
     assert err == b"" and process.returncode == 141
+
+
+# ---- module file names --------------------------------------------------------------------------
+
+_OPTIONS = st.builds(
+    Options,
+    flip=st.booleans(),
+    normalise=st.booleans(),
+    policy=st.sampled_from(POLICIES),
+    integrator=st.sampled_from(INTEGRATORS),
+    cse=st.booleans(),
+    backend=st.sampled_from(BACKENDS),
+)
+#: names close to each other: case, separators and the words the file name itself uses
+_WORDS = st.sampled_from(["net", "Net", "v1", "euler", "rk4", "numba", "semi", "penalty", "0"])
+_SEPARATORS = st.sampled_from(["-", ".", "_", "+", "--"])
+_NAMES = st.builds(
+    lambda first, parts: first + "".join(sep + word for sep, word in parts),
+    _WORDS,
+    st.lists(st.tuples(_SEPARATORS, _WORDS), max_size=3),
+)
+
+
+@settings(max_examples=60, deadline=1000, derandomize=True)
+@given(st.lists(st.tuples(_NAMES, _OPTIONS), min_size=2, max_size=12, unique=True))
+def test_module_file_names_are_injective(pairs) -> None:
+    """Distinct (name, options, backend) give distinct file names, even on a file system that
+    ignores case; every name is a plain, short, importable-looking file name."""
+    action = PENDULUM.build()
+    names = [module_filename(action.replace(name=name), options) for name, options in pairs]
+    assert len({name.lower() for name in names}) == len(pairs), list(zip(pairs, names, strict=True))
+    for name in names:
+        assert name.endswith(".py") and len(name) < 120
+        assert name[:-3].replace("_", "").isalnum() and name == name.lower()
+
+
+def test_module_file_names_that_once_met(tmp_path) -> None:
+    action, options = PENDULUM.build(), Options(backend="numpy")
+    names = [
+        module_filename(action.replace(name=n), options) for n in ("net-v1", "net.v1", "Net-v1")
+    ]
+    assert names[0] == "net_v1_euler.py" and len(set(names)) == 3
+    assert names[1].startswith("net_v1_euler_") and names[2].startswith("net_v1_euler_")
+    # every option enters the name: two option sets never share an --out file
+    paths = {generate(action, replace(PENDULUM.options, cse=c), tmp_path) for c in (True, False)}
+    assert len(paths) == 2 and all(store.read_valid(path) for path in paths)
+
+
+# ---- divergence messages ------------------------------------------------------------------------
+
+_GROWTH = """
+name = "growth"
+[parameters]
+a = 1.0
+b = 1.0
+[fields]
+x = "node"
+w = "edge"
+[terms]
+node = "Dt(x)**2 / 2 + a * x**2 / 2 + x"
+edge = "Dt(w)**2 / 2 + b * w**2 / 2"
+[options]
+flip = false
+normalise = false
+"""
+
+
+@pytest.mark.parametrize(("param", "where"), [("a", "node"), ("b", "arc")])
+def test_divergence_names_the_graph_files_node_ids(tmp_path, param, where) -> None:
+    """x'' = a x + 1 on the nodes, w'' = b w on the arcs: a large ``a`` (``b``) blows up a node
+    (an arc), and the message names it by the file's ids, not by its internal number."""
+    (tmp_path / "growth.toml").write_text(_GROWTH)
+    (tmp_path / "net.csv").write_text(
+        "# inputs: sensor\n# outputs: motor\nsrc,dst\nsensor,hidden\nhidden,motor\nsensor,motor\n"
+    )
+    action, options = read_model(tmp_path / "growth.toml")
+    graph = read_graph(tmp_path / "net.csv")
+    module = load(generate(action, replace(options, backend="numpy"), tmp_path))
+    task = make_task("tracking-sine", graph)
+    trace = run(module, graph, task, steps=200, params={param: 1e8}, progress=False)
+    diverged = trace.diverged
+    assert diverged is not None and diverged.state.startswith("x" if where == "node" else "w")
+    ids = [repr(label) for label in graph.labels]  # the file's ids: 'hidden', 'motor', 'sensor'
+    if where == "node":
+        assert f"on node {ids[diverged.index]}: " in str(diverged)
+    else:
+        arcs = [f"on arc {ids[j]} -> {ids[i]}: " for j, i in zip(graph.src, graph.dst, strict=True)]
+        assert any(arc in str(diverged) for arc in arcs), str(diverged)
+    assert diverged.where in str(diverged) and "'" in diverged.where

@@ -5,17 +5,20 @@ bytes, the tool and SymPy versions and the generator's own sources, computed wit
 anything. Each file starts with a line holding the hash of its body, so a truncated or edited
 file is detected and rebuilt. Loading a module needs neither SymPy nor Jinja, and runs the
 verified text itself (compiled in memory): no ``.pyc`` file, which Python would trust by its
-source's time and size alone, is ever read or written. The cache directory is created private
+source's time and size alone, is ever read or written; Numba's on-disk cache of a numba module
+is keyed by the module's body hash (:func:`numba_source`). The cache directory is created private
 (mode 0700); one owned by another user or writable by others is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -79,12 +82,36 @@ def private_cache_dir(directory: Path | None = None) -> Path:
     return directory
 
 
+#: a model name that is its own file name part (``-`` read as ``_``): lower case, so that names
+#: differing in case only cannot meet on a case-insensitive file system
+_PLAIN_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_SLUG_LENGTH = 48
+#: the options a plain file name leaves out when they have these values
+_PLAIN_OPTIONS = {"flip": True, "normalise": True, "policy": "none", "cse": True}
+
+
 def module_filename(action: Action, options: Options) -> str:
-    """``stlp_euler.py``-style name: the action's name and the integrator (and ``_numba`` for
-    the numba backend)."""
-    slug = re.sub(r"[^0-9a-zA-Z]+", "_", action.name).strip("_") or "action"
-    backend = "_numba" if options.backend == "numba" else ""
-    return f"{slug}_{options.integrator.replace('-', '_')}{backend}.py"
+    """The module's file name: readable, and injective in the action's name and the options
+    (backend included).
+
+    A lower-case name of letters, digits and single ``-`` under default options gives
+    ``<name>_<integrator>[_numba].py`` (``-`` as ``_``: ``stlp-holonomic`` ->
+    ``stlp_holonomic_euler.py``). Any other name (``net.v1``, ``net_v1``, ``Net``) or any
+    non-default option adds the options that differ and a short hash of the exact name and every
+    option, e.g. ``net_v1_penalty_euler_3f2a9c0b1d.py``. The two forms cannot meet: a plain name
+    ends in an integrator or ``numba``, a hashed one in ten hex digits; plain names map back to
+    their model name and options.
+    """
+    options = resolved(options)
+    slug = re.sub(r"[^0-9a-z]+", "_", action.name.lower()).strip("_")[:_SLUG_LENGTH] or "action"
+    changed = [k for k, v in _PLAIN_OPTIONS.items() if getattr(options, k) != v]
+    tail = options.integrator.replace("-", "_") + ("_numba" if options.backend == "numba" else "")
+    if _PLAIN_NAME.fullmatch(action.name) and len(action.name) <= _SLUG_LENGTH and not changed:
+        return f"{slug}_{tail}.py"
+    marks = [options.policy if k == "policy" else f"no{k}" for k in changed]
+    exact = json.dumps({"name": action.name, "options": asdict(options)}, sort_keys=True)
+    digest = hashlib.sha256(exact.encode()).hexdigest()[:10]
+    return "_".join([slug, *marks, tail, digest]) + ".py"
 
 
 def cache_key(action: Action, options: Options) -> str:
@@ -124,6 +151,17 @@ def verified_text(path: Path, key: str | None = None) -> str | None:
     return text if key is None or match.group(2) == key else None
 
 
+def is_generated_file(path: Path) -> bool:
+    """True if ``path`` starts with the hash line of a generated module (intact or not): a file
+    this package wrote."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline(200).decode("ascii", errors="replace").rstrip("\n")
+    except OSError:
+        return False
+    return _HEADER.fullmatch(first) is not None
+
+
 def read_valid(path: Path, key: str | None = None) -> bool:
     """True if ``path`` is an intact generated module (and has ``key``, if given)."""
     return verified_text(path, key) is not None
@@ -140,7 +178,7 @@ def generate(
     """The path of the module for ``action`` and ``options``, written unless already intact.
 
     Without ``out_dir`` the module goes to :func:`cache_dir` under a name holding the key;
-    with it, to ``out_dir/<name>_<integrator>.py``. ``stages`` (a :func:`compile` of the same
+    with it, to ``out_dir/`` :func:`module_filename`. ``stages`` (a :func:`compile` of the same
     action and options) or ``derived`` (its ``derived`` stage) spare a derivation when the module
     must be written. ``options.backend=None`` is resolved here (:func:`~stlp_sym.options.resolved`).
     """
@@ -158,11 +196,35 @@ def generate(
     return path
 
 
+_IMPORTS_NUMBA = re.compile(r"^import numba$", re.MULTILINE)
+
+
+def numba_source(path: Path, text: str) -> Path:
+    """Where a numba module's verified ``text`` is compiled from: a copy in
+    ``<private cache>/numba/<body hash>/``.
+
+    Numba files the machine code of ``@numba.njit(cache=True)`` beside the source its functions
+    name, valid while that file's stamp (its time and size, or a hash of it memoised by time and
+    size) is unchanged, and unpickles it. Naming this copy instead of ``path`` keys the compiled
+    code by the body hash and keeps it in the private cache directory: a module rebuilt in place
+    within the same second at the same size never meets the old one's machine code.
+    """
+    body = text.partition("\n")[2]
+    directory = private_cache_dir() / "numba" / body_hash(body)
+    copy = directory / Path(path).name
+    if verified_text(copy) != text:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(copy, text)
+    return copy
+
+
 def load(path: Path) -> ModuleType:
     """Import a generated module from its file, after checking that it is intact.
 
     The file is read once, its body hash checked, and that very text compiled and run: no
-    bytecode cache is consulted or written, so a stale or planted ``.pyc`` never runs.
+    bytecode cache is consulted or written, so a stale or planted ``.pyc`` never runs. A numba
+    module's text is compiled under the name of its copy in the cache (:func:`numba_source`),
+    so that Numba's own cache is keyed by the body hash too.
     """
     path = Path(path)
     text = verified_text(path)
@@ -172,7 +234,8 @@ def load(path: Path) -> ModuleType:
     name = f"stlp_generated_{digest}"
     module = ModuleType(name)
     module.__file__ = str(path)
-    code = compile(text, str(path), "exec", dont_inherit=True)
+    source = numba_source(path, text) if _IMPORTS_NUMBA.search(text) else path
+    code = compile(text, str(source), "exec", dont_inherit=True)
     sys.modules[name] = module
     try:
         exec(code, module.__dict__)

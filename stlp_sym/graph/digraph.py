@@ -359,16 +359,22 @@ def check_fits(n: int, m: int, what: str = "the graph") -> None:
     ...
     stlp_sym.errors.GraphError: the graph has 1000000 nodes and 1000000000000 arcs: about ...
     """
-    need = n * NODE_BYTES + m * ARC_BYTES
+    check_memory(n * NODE_BYTES + m * ARC_BYTES, f"{what} has {n} nodes and {m} arcs")
+
+
+def check_memory(need: int, what: str) -> None:
+    """Refuse work that needs about ``need`` bytes when less is available, naming ``what``
+    and both amounts."""
     have = available_memory()
     if need > have:
         raise GraphError(
-            f"{what} has {n} nodes and {m} arcs: about {_bytes(need)} of memory, more than "
-            f"the {_bytes(have)} available"
+            f"{what}: about {_bytes(need)} of memory, more than the {_bytes(have)} available"
         )
 
 
 def _bytes(count: float) -> str:
+    if count >= 1024**7:  # beyond any memory (and, far beyond, beyond a float)
+        return "1024+ PiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if count < 1024 or unit == "PiB":
             return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"

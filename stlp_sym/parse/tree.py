@@ -399,8 +399,7 @@ def _log10(number: sp.Number) -> float:
     """``log10 |number|`` without forming a float that could overflow."""
     if number.is_Rational:
         p, q = abs(int(number.p)), int(number.q)
-        if p == 0:
-            return 0.0
-        return (p.bit_length() - q.bit_length()) * math.log10(2) + 1
+        # math.log10 of a Python int of any size is exact to rounding, and forms no float
+        return math.log10(p) - math.log10(q) if p else 0.0
     value = abs(float(number))
     return math.log10(value) if value > 0 else 0.0

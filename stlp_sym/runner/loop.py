@@ -26,7 +26,7 @@ import numpy as np
 from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError, StlpWarning
 from ..files import atomic_stream
-from ..graph.digraph import Digraph
+from ..graph.digraph import ARC_BYTES, NODE_BYTES, Digraph, check_memory
 from ..runtime.sparse import sparse_solve
 from .tasks import Task
 
@@ -37,7 +37,8 @@ DIVERGENCE = 1e6
 @dataclass(frozen=True)
 class Divergence:
     """Where a run blew up: the time, the state (and its field), the node or arc, and the
-    member of a batch (None unbatched)."""
+    member of a batch (None unbatched). ``index`` numbers the node (the arc, in the plan's
+    order); ``where`` names it by the graph's ids (those of its file)."""
 
     t: float
     state: str
@@ -59,13 +60,20 @@ class Divergence:
 
 
 def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:
-    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 4`` (``index`` in the
-    plan's arc order)."""
+    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 'hub'`` (``index`` in the
+    plan's arc order), nodes named by the graph's ids (a graph file's own ids)."""
     info = module.STATES[state]
     name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
     if info["domain"] == "edge":
-        return f"field {name} on arc {plan['src'][index]} -> {plan['dst'][index]}"
-    return f"field {name} on node {index}"
+        ends = (_node_id(graph, plan["src"][index]), _node_id(graph, plan["dst"][index]))
+        return f"field {name} on arc {ends[0]} -> {ends[1]}"
+    return f"field {name} on node {_node_id(graph, index)}"
+
+
+def _node_id(graph: Digraph, node: int) -> str:
+    """The id of node number ``node`` as the graph file spells it (quoted when a string)."""
+    label = graph.labels[int(node)]
+    return repr(label) if isinstance(label, str) else str(label)
 
 
 @dataclass
@@ -178,6 +186,54 @@ def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) ->
             StlpWarning,
             stacklevel=3,
         )
+
+
+def run_length(task: Task, horizon: float | None, steps: int | None, dt: float) -> int:
+    """The number of steps of a run: ``steps``, else ``horizon`` (else the task's) over ``dt``.
+
+    Raises
+    ------
+    StlpError
+        For both given, a count below 1, or a horizon that is not a finite number above 0 or
+        is shorter than one step.
+    """
+    if steps is not None and horizon is not None:
+        raise StlpError("give either horizon or steps, not both")
+    if steps is not None:
+        if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+            raise StlpError(f"steps = {steps!r} must be a whole number of at least 1")
+        return int(steps)
+    horizon = task.horizon if horizon is None else horizon
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise StlpError(f"horizon = {horizon!r} must be a finite time above 0")
+    count = _steps_of(horizon, dt, "horizon")
+    if count < 1:
+        raise StlpError(f"horizon = {horizon!r} is shorter than one step dt = {dt!r}")
+    return count
+
+
+def _steps_of(time: float, dt: float, what: str) -> int:
+    """``time / dt`` rounded: refused when ``time`` is negative or either is not finite."""
+    ratio = time / dt
+    if not (math.isfinite(time) and time >= 0 and math.isfinite(ratio)):
+        raise StlpError(f"{what} = {time!r} with dt = {dt!r} is not a finite number of steps >= 0")
+    return round(ratio)
+
+
+def _checked_seeds(seed: int | Sequence[int], graph: Digraph) -> int | list[int]:
+    """The seed, or the seeds of a batch (a sequence; a ``range`` is measured before it is
+    listed): refused when negative, or when the batch's states would not fit in memory."""
+    if not isinstance(seed, range) and np.ndim(seed) == 0:
+        seeds, single = [int(seed)], True  # type: ignore[arg-type]
+    else:
+        members, arcs = len(seed), len(graph.src)  # type: ignore[arg-type]
+        need = members * (graph.n * NODE_BYTES + arcs * ARC_BYTES)
+        check_memory(need, f"a batch of {members} members on {graph.n} nodes and {arcs} arcs")
+        seeds, single = [int(s) for s in seed], False  # type: ignore[union-attr]
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise StlpError(f"seed {negative[0]} is negative; seeds are integers >= 0")
+    return seeds[0] if single else seeds
 
 
 def _progress(total: int, enabled: bool):
@@ -296,11 +352,11 @@ def run(
     params = check_params(module, dict(params or {}), dt)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
-    steps = steps if steps is not None else round((horizon or task.horizon) / dt)
+    steps = run_length(task, horizon, steps, dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
-    seed = [int(s) for s in seed] if np.ndim(seed) == 1 else int(seed)
+    seed = _checked_seeds(seed, graph)
     state = module.init(plan, params, seed)
-    stride = max(1, round(record_every / dt))
+    stride = max(1, _steps_of(record_every, dt, "record_every"))
     outputs = np.flatnonzero(graph.outputs)
     per, fallback = stage_divisor(module), [False]
     first = tabulate(task, np.zeros(1), graph.n, fallback)
@@ -314,6 +370,8 @@ def run(
         )
     module.clamp(0.0, state, plan, given)
     chunk = _chunk_steps(stride, per, graph.n, len(first))
+    table = (chunk * per + 1) * graph.n * max(1, len(first)) * 8
+    check_memory(table, f"dt = {dt:g}: the signals between two records ({record_every:g} apart)")
     parts, done, record = [], 0, None
     start = time.perf_counter()
     # a kernel's overflow or 0/0 is reported as the divergence it causes (a state that is not

@@ -48,6 +48,8 @@ class Task:
     horizon: float = 100.0
     score_fraction: float = 0.2
     table: Table | None = None
+    #: Whether the signals depend on the seed (runs of different seeds cannot share them).
+    seeded: bool = False
 
 
 def _node_signals(
@@ -178,5 +180,5 @@ def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 200.0, table=table)
+        return Task(name, signals, 200.0, table=table, seeded=True)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

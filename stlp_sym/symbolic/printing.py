@@ -37,6 +37,7 @@ actions and derivations.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -294,10 +295,12 @@ def text_equations(derivation: Derivation) -> list[str]:
 _HEADING = re.compile(r"^\\text\{([^{}]*)\}$")
 
 
-def latex_document(derivation: Derivation) -> str:
+def latex_document(derivation: Derivation, equations: Sequence[str] | None = None) -> str:
     r"""A standalone LaTeX document (article, amsmath) of the action and its equations.
 
-    Lines that are only ``\text{...}`` become unnumbered subsections; the others are displays.
+    ``equations`` (LaTeX lines) replace :func:`latex_equations`, e.g. the equations written out
+    on a graph (:func:`~stlp_sym.symbolic.expandprint.expanded_latex`). Lines that are only
+    ``\text{...}`` become unnumbered subsections; the others are displays.
 
     >>> from stlp_sym.symbolic.derivation import derive
     >>> from stlp_sym.symbolic.models import MODELS
@@ -310,7 +313,8 @@ def latex_document(derivation: Derivation) -> str:
     if action.description:
         body.append(_text_escape(action.description))
     body.append(r"\subsection*{Action}")
-    for line in [*latex_action(action), *latex_equations(derivation)]:
+    equations = latex_equations(derivation) if equations is None else equations
+    for line in [*latex_action(action), *equations]:
         heading = _HEADING.match(line)
         if heading:
             body.append(rf"\subsection*{{{heading[1]}}}")

@@ -1,0 +1,123 @@
+"""A sweep's results as labelled data: one dataset per run, written as that run's record, and
+the sweep's dataset gathered from them along a ``run`` dimension.
+
+A run's dataset holds its score, where it diverged (if it did), its recorded trace (outputs and
+targets for every output node, ``L/phi``, ``H/phi``, the weight norm) and its final state; its
+coordinates are its ``seed`` and one per swept parameter, so that gathering needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import xarray as xr
+
+from ..errors import StlpError
+from ..graph.digraph import Digraph
+from .sweepbatch import RunResult
+
+#: Where a sweep directory keeps its runs' records.
+RUNS = "runs"
+
+
+def node_ids(graph: Digraph, nodes: Iterable[int]) -> list[str]:
+    """The graph's own ids of ``nodes`` (its labels, else the indices), as text."""
+    labels = graph.labels or range(graph.n)
+    return [str(labels[i]) for i in nodes]
+
+
+def _state_dims(module: ModuleType, graph: Digraph, name: str) -> tuple[str, ...]:
+    domain = module.STATES[name]["domain"]
+    return {"node": ("node",), "edge": ("arc",)}.get(domain, ())
+
+
+def run_dataset(result: RunResult, module: ModuleType, graph: Digraph) -> xr.Dataset:
+    """One run's dataset (see the module docstring)."""
+    trace, divergence = result.trace, result.trace.diverged
+    outputs = node_ids(graph, np.flatnonzero(graph.outputs))
+    ends = zip(node_ids(graph, graph.src), node_ids(graph, graph.dst), strict=True)
+    arcs = [f"{a}->{b}" for a, b in ends]
+    data = {
+        "score": ((), result.score),
+        "diverged": ((), divergence is not None),
+        "divergence_t": ((), divergence.t if divergence else np.nan),
+        "divergence": ((), str(divergence or "")),
+        "divergence_state": ((), divergence.state if divergence else ""),
+        "divergence_at": ((), divergence.where if divergence else ""),
+        "output": (("time", "output_node"), trace.output.reshape(len(trace.t), -1)),
+        "target": (("time", "output_node"), trace.reference.reshape(len(trace.t), -1)),
+        "lagrangian": (("time",), trace.lagrangian),
+        "hamiltonian": (("time",), trace.hamiltonian),
+        "weight_norm": (("time",), trace.weight_norm),
+        "batch": ((), result.batch),
+        "members": ((), result.members),
+        "worker": ((), result.worker),
+    }
+    for name, value in trace.state.items():
+        data[f"final_{name}"] = (_state_dims(module, graph, name), value)
+    coords = {
+        "time": trace.t,
+        "output_node": outputs,
+        "node": node_ids(graph, range(graph.n)),
+        "arc": arcs,
+        "run": result.run.index,
+        "seed": result.run.seed,
+        **result.run.values,
+    }
+    return xr.Dataset(data, coords=coords)
+
+
+def write_dataset(dataset: xr.Dataset, path: Path) -> None:
+    """Write ``dataset`` as NetCDF at ``path`` atomically: a killed writer leaves the old file
+    or none, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        dataset.to_netcdf(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def record_path(directory: Path, index: int) -> Path:
+    """The record of run ``index`` in a sweep directory."""
+    return directory / RUNS / f"run-{index:06d}.nc"
+
+
+def finished_runs(directory: Path) -> dict[int, xr.Dataset]:
+    """The runs whose records a sweep directory holds, loaded (a record that cannot be read is
+    treated as missing, so the run is done again)."""
+    found = {}
+    for path in sorted((directory / RUNS).glob("run-*.nc")):
+        try:
+            with xr.open_dataset(path) as record:
+                found[int(record["run"])] = record.load()
+        except (OSError, ValueError, KeyError):
+            continue
+    return found
+
+
+def gather(records: Iterable[xr.Dataset], attrs: dict) -> xr.Dataset:
+    """The sweep's dataset: the runs' datasets along ``run`` (runs that diverged early are
+    padded with NaN after their last record)."""
+    records = sorted(records, key=lambda record: int(record["run"]))
+    if not records:
+        raise StlpError("the sweep finished no run, so there is nothing to gather")
+    dataset = xr.concat(records, dim="run", join="outer", coords="different", compat="equals")
+    dataset.attrs.update({key: _attr(value) for key, value in attrs.items()})
+    return dataset
+
+
+def _attr(value: object) -> str | int | float:
+    """NetCDF attributes are numbers or text: anything else is written as JSON."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
