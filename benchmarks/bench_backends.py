@@ -127,7 +127,7 @@ def check_references(mods) -> float:
     worst = 0.0
     for module in mods.values():
         graph, plan, state = setup(module, SMALL)
-        task = make_task("tracking-sine", graph)
+        task = make_task("tracking-sine", graph).for_module(module)
         mine = {k: v.copy() for k, v in state.items()}
         for k in range(1000):
             module.step(k * DT, DT, state, plan, None, task.signals)
@@ -156,7 +156,7 @@ def small_rows(mods) -> dict:
     rows, steps = {}, 20_000
     for b, module in mods.items():
         graph, plan, state = setup(module, SMALL)
-        task = make_task("tracking-sine", graph)
+        task = make_task("tracking-sine", graph).for_module(module)
 
         def stepping(module=module, plan=plan, state=state, task=task):
             start = time.perf_counter()
@@ -187,7 +187,7 @@ def large_rows(mods) -> dict:
     rows = {}
     for b, module in mods.items():
         graph, plan, state = setup(module, LARGE)
-        task = make_task("tracking-sine", graph)
+        task = make_task("tracking-sine", graph).for_module(module)
         module.step(0.0, DT, state, plan, None, task.signals)
 
         def stepping(module=module, plan=plan, state=state, task=task):
@@ -225,7 +225,7 @@ def batch_rows(mods, members: int = 256) -> dict:
     seeds = list(range(members))
     for b, module in mods.items():
         graph, plan, state = setup(module, SMALL, seeds)
-        task = make_task("tracking-sine", graph)
+        task = make_task("tracking-sine", graph).for_module(module)
         module.step(0.0, DT, state, plan, None, task.signals)
 
         def stepping(module=module, plan=plan, state=state, task=task):

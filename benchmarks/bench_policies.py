@@ -39,7 +39,7 @@ def measure(policy: str, horizon: float, dt: float = 1e-3) -> dict[str, float]:
     if hasattr(module, "set_solver"):
         module.set_solver(sparse_solve)
     graph = Digraph.from_spec(GRAPH)
-    task = make_task("tracking-sine", graph)
+    task = make_task("tracking-sine", graph).for_module(module)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     state = module.init(plan)
     output = int(np.flatnonzero(graph.outputs)[0])

@@ -78,17 +78,20 @@ _LAZY = {
     "verify": "checks",
     "run": "runner.loop",
     "sweep": "runner.sweep",
-    "Trace": "runner.loop",
+    "Trace": "runner.trace",
+    "init_printing": "display.notebook",
 }
 
 if TYPE_CHECKING:
     from .cache.store import build
     from .checks import verify
     from .codegen.driver import Stages, compile
+    from .display.notebook import init_printing
     from .graph import Digraph
     from .options import Options
-    from .runner.loop import Trace, run
+    from .runner.loop import run
     from .runner.sweep import sweep
+    from .runner.trace import Trace
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand
@@ -167,6 +170,7 @@ __all__ = [
     "expm1",
     "fn",
     "heaviside",
+    "init_printing",
     "log1p",
     "logsigmoid",
     "relu",

@@ -7,8 +7,11 @@ SymPy is imported only by the commands that need it, so ``stlp --help`` stays fa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .cli_inspect import add_inspect_commands
@@ -16,6 +19,7 @@ from .cli_models import model_named as _model
 from .cli_models import options_from as _options
 from .cli_status import (
     FAILED,
+    INTERRUPTED,
     SUCCESS,
     Parser,
     add_quiet_flag,
@@ -28,7 +32,7 @@ from .cli_status import (
     show_progress,
     status_of,
 )
-from .errors import StlpError
+from .errors import StlpError, StlpWarning
 from .options import set_notes
 
 
@@ -129,7 +133,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     model = _model(args.model)
     options = resolved(_options(model, args))  # the report shows the backend it checked
-    report = verify_model(model, options, args.graph or DEFAULT_GRAPH)
+
+    def given(action, graph) -> dict:
+        return _given_params(args, action.parameter_defaults, action.parameter_domains, graph)
+
+    report = verify_model(model, options, args.graph or DEFAULT_GRAPH, params=given)
     print(report.table())
     return SUCCESS if report.passed else FAILED
 
@@ -176,6 +184,17 @@ def _check_params(model, options, params: dict[str, float]) -> None:
             )
 
 
+def _given_params(args: argparse.Namespace, defaults, domains, graph) -> dict:
+    """Values of parameters on nodes or arcs from the graph file's columns, then from
+    ``--param-file``, then ``--param NAME=VALUE`` (each over the one before)."""
+    from .runner.parameters import graph_file_params, read_param_file
+
+    values = graph_file_params(getattr(args, "graph", None) or "", graph, defaults, domains)
+    if getattr(args, "param_file", None) is not None:
+        values.update(read_param_file(Path(args.param_file), defaults, domains, graph))
+    return {**values, **_parse_params(getattr(args, "param", None))}
+
+
 def _parse_seeds(text: str) -> Sequence[int]:
     """``A:B`` (half-open, as Python's ranges; kept a range, which ``run`` measures before
     listing it) or ``S1,S2,...``: the seeds of a batch."""
@@ -189,17 +208,60 @@ def _parse_seeds(text: str) -> Sequence[int]:
         raise StlpError(f"--seeds {text!r}: expected A:B (seeds A to B-1) or S1,S2,...") from None
     if not seeds:
         raise StlpError(f"--seeds {text!r} gives no seed (A:B runs seeds A to B-1)")
-    if min(seeds) < 0:
+    if min(seeds[0], seeds[-1]) < 0 if isinstance(seeds, range) else min(seeds) < 0:
         raise StlpError(f"--seeds {text!r}: a seed must be 0 or more")
     return seeds
 
 
-def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=None):
-    from .display.plots import plot_trace
-    from .runner.loop import run
+def _print_score(trace, fraction: float, seed_list: list[int] | None) -> None:
+    """The score line(s) of a run, by the names the model observes (or why there is none)."""
+    names = trace.meta["observed"]
+    what = (
+        f"mean ({names['output']}_o - {names['target']})^2 / var {names['target']} "
+        f"over the last {fraction:.0%}"
+    )
+    if not trace.scored:
+        print(
+            "  no score: the model names no output field and target signal ([run] output and "
+            "target in a model file); its states were recorded"
+        )
+    elif trace.members:
+        print(f"  score per seed ({what}):")
+        for s, value in zip(seed_list or [], trace.score(fraction), strict=True):
+            print(f"    seed {s}: {value:.4f}")
+    elif trace.diverged is None:
+        print(f"  score ({what}): {trace.score(fraction):.4f}")
+    if not trace.members and trace.diverged is None:
+        print(
+            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
+            f"||w|| = {trace.weight_norm[-1]:.4g}"
+        )
+
+
+def _task(args: argparse.Namespace, graph, name: str):
+    """The task ``name`` on ``graph``, or the signal file of ``--signal`` (with a warning when
+    ``--task`` was given too: the file replaces its signals)."""
     from .runner.tasks import make_task
 
-    task = make_task(task_name, graph, args.seed, getattr(args, "signal", None))
+    signal_file = getattr(args, "signal", None)
+    if signal_file is not None and getattr(args, "task", None) is not None:
+        warnings.warn(
+            f"--signal {signal_file} replaces the signals of --task {args.task}: drop one",
+            StlpWarning,
+            stacklevel=2,
+        )
+    hold_last = getattr(args, "hold_last", False)
+    return make_task(name, graph, args.seed, signal_file, hold_last=hold_last)
+
+
+def _run_task(module, args: argparse.Namespace, task, graph, plot_dir=None, **extra):
+    """Run ``task`` (a name or a :class:`~stlp_sym.runner.tasks.Task`) and print its summary;
+    ``extra`` goes to :func:`~stlp_sym.runner.loop.run` (monitors, checkpoints, ...)."""
+    from .display.plots import plot_trace
+    from .runner.loop import run
+
+    if isinstance(task, str):
+        task = _task(args, graph, task)
     seeds = getattr(args, "seeds", None)
     trace = run(
         module,
@@ -208,60 +270,178 @@ def _run_task(module, args: argparse.Namespace, task_name: str, graph, plot_dir=
         horizon=getattr(args, "horizon", None),
         steps=getattr(args, "steps", None),
         dt=args.dt,
-        params=_parse_params(getattr(args, "param", None)),
+        params=_given_params(args, module.PARAMS, getattr(module, "PARAM_DOMAINS", {}), graph),
         seed=_parse_seeds(seeds) if seeds else args.seed,
         progress=show_progress(args),
+        **extra,
     )
-    score = trace.score(task.score_fraction)
     members = f" x {trace.members} members" if trace.members else ""
     print(
         f"{task.name} on {graph.name}{members}: {len(trace.t)} records to t = {trace.t[-1]:.4g}, "
         f"{trace.seconds_per_step * 1e6:.0f} us/step"
     )
+    if trace.interrupted:
+        print(f"  interrupted after {trace.steps} steps (t = {trace.steps * args.dt:.4g})")
     if trace.diverged is not None:
         print(f"  {trace.diverged}")
-    if trace.members:
-        seed_list = _parse_seeds(seeds)
-        print(
-            f"  score per seed (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}):"
-        )
-        for s, value in zip(seed_list, score, strict=True):
-            print(f"    seed {s}: {value:.4f}")
-    elif trace.diverged is None:
-        print(
-            f"  score (mean (x_o - z)^2 / var z over the last {task.score_fraction:.0%}): "
-            f"{score:.4f}"
-        )
-        print(
-            f"  final L/phi = {trace.lagrangian[-1]:.4g}, H/phi = {trace.hamiltonian[-1]:.4g}, "
-            f"||w|| = {trace.weight_norm[-1]:.4g}"
-        )
+    _print_score(trace, task.score_fraction, _parse_seeds(seeds) if seeds else None)
     if plot_dir is not None:
         for path in plot_trace(trace, Path(plot_dir), prefix=f"{task.name}-", title=task.name):
             print(f"  wrote {path}")
     return trace
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .cache.store import build
-    from .files import check_output
-    from .graph.digraph import Digraph
+def _absolute(text: str | None) -> str | None:
+    """A path (or a graph file spec ``PATH:...``) made absolute, so that ``--resume`` finds it
+    from anywhere; anything else as it is."""
+    if text is None:
+        return None
+    head, sep, tail = text.partition(":")
+    return os.path.abspath(head) + sep + tail if os.path.isfile(head) else text
 
-    if args.horizon is not None and args.steps is not None:
-        raise StlpError("give either --horizon or --steps, not both")
+
+def _run_config(args: argparse.Namespace, module, steps: int) -> dict:
+    """``config.json`` of ``stlp run --out DIR``: the run's flags, resolved."""
+    from .rundir import CONFIG_KEYS
+
+    config = {key: getattr(args, key, None) for key in CONFIG_KEYS}
+    config.update({key: module.OPTIONS[key] for key in module.OPTIONS if key in config})
+    config.update(
+        model=_absolute(args.model),
+        graph=_absolute(args.graph),
+        signal=_absolute(args.signal),
+        param_file=_absolute(getattr(args, "param_file", None)),
+        steps=steps,
+        cache_key=getattr(module, "_KEY", ""),
+    )
+    return config
+
+
+def _resumed(args: argparse.Namespace) -> argparse.Namespace:
+    """The flags of the run in ``--resume DIR`` (its config.json), with this command's
+    ``--plot`` and ``--save``."""
+    from .rundir import read_config
+
+    given = [
+        f for f in ("model", "graph", "steps", "horizon", "monitor", "freeze") if getattr(args, f)
+    ]
+    if given:
+        raise StlpError(
+            f"--resume {args.resume} takes the run's configuration from its config.json; "
+            f"drop {', '.join(given)}"
+        )
+    config = read_config(args.resume)
+    return argparse.Namespace(
+        **{**config, "horizon": None, "out": args.resume, "resume": args.resume},
+        save=args.save,
+        plot=args.plot,
+        quiet=getattr(args, "quiet", False),
+    )
+
+
+def _check_run_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before the run, output paths that cannot be written."""
+    from .files import check_output
+    from .rundir import check_run_directory
+
+    if getattr(args, "hold_last", False) and not args.signal:
+        raise StlpError("--hold-last applies to --signal FILE.csv only: drop it or give --signal")
     if args.save:
         check_output(args.save, "--save")
     if args.plot:
         check_output(args.plot, "--plot", directory=True)
+    if args.out:
+        check_output(args.out, "--out", directory=True)
+        if not args.resume:
+            check_run_directory(args.out)
+
+
+def _resume_point(args: argparse.Namespace, module, out: Path):
+    """The checkpoint ``--resume`` continues from (None: from the start, none was written)."""
+    from .runner.checkpoint import CHECKPOINT_FILE, Checkpoint
+
+    if args.cache_key != getattr(module, "_KEY", ""):
+        raise StlpError(
+            f"--resume {out}: the model, its options or stlp_sym changed since the run started "
+            "(another cache key), so it cannot continue bit for bit; start a new run"
+        )
+    if (out / CHECKPOINT_FILE).exists():
+        return Checkpoint.read(out / CHECKPOINT_FILE)
+    if (out / "trace.nc").exists():
+        raise StlpError(f"--resume {out}: the run there has ended; nothing to continue")
+    return None
+
+
+def _finish_run_directory(out: Path, trace, task_name: str) -> None:
+    """Write the trace and the plots into ``out``; keep a checkpoint only to resume from."""
+    from .display.plots import plot_trace
+    from .runner.checkpoint import CHECKPOINT_FILE, Checkpoint
+
+    print(f"  wrote {trace.write(out)}")
+    for path in plot_trace(trace, out, prefix=f"{task_name}-", title=task_name):
+        print(f"  wrote {path}")
+    if trace.interrupted:
+        Checkpoint.of(trace).write(out / CHECKPOINT_FILE)
+        print(f"  continue with: stlp run --resume {out}")
+    else:
+        (out / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def _start_run_directory(args: argparse.Namespace, module, task, out: Path, every) -> dict:
+    """Write ``config.json`` (or find the checkpoint to resume from); the run's steps become
+    ``args.steps``. Returns the checkpointing arguments of the run."""
+    from .rundir import write_config
+    from .runner.checkpoint import CHECKPOINT_FILE
+
+    steps = args.steps
+    if steps is None:
+        steps = round((args.horizon or task.horizon) / args.dt)
+    extra = {"checkpoint_every": every, "on_checkpoint": lambda c: c.write(out / CHECKPOINT_FILE)}
+    if args.resume:
+        extra["resume"] = _resume_point(args, module, out)
+    else:
+        write_config(out, _run_config(args, module, steps))
+    args.steps, args.horizon = steps, None
+    return extra
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .cache.store import build
+    from .graph.digraph import Digraph
+    from .rundir import Interrupt, checkpoint_steps
+    from .runner.monitors import Monitor
+
+    if args.resume:
+        args = _resumed(args)
+    elif not (args.model and args.graph):
+        raise StlpError("stlp run needs MODEL and --graph SPEC (or --resume DIR)")
+    if args.horizon is not None and args.steps is not None:
+        raise StlpError("give either --horizon or --steps, not both")
+    _check_run_outputs(args)
+    monitors = [Monitor.parse(text) for text in args.monitor or ()]  # malformed: before building
+    every = checkpoint_steps(args.checkpoint_every, args.dt)
+    if every and not args.out:
+        raise StlpError("--checkpoint-every needs --out DIR (the checkpoint is written there)")
     model = _model(args.model)
     options = _options(model, args)
     _check_params(model, options, _parse_params(args.param))
     graph = Digraph.from_spec(args.graph)
     module = build(model.build(), options)
-    trace = _run_task(module, args, args.task, graph, args.plot)
+    task = _task(args, graph, args.task or "tracking-sine")
+    extra = {"monitor": monitors, "freeze": args.freeze or ()}
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        extra.update(_start_run_directory(args, module, task, out, every))
+    with Interrupt().installed() as interrupt:
+        trace = _run_task(module, args, task, graph, args.plot, stop=interrupt, **extra)
+    trace.meta["task"] = task.name
+    if out is not None:
+        _finish_run_directory(out, trace, task.name)
     if args.save:
         trace.save(Path(args.save))
         print(f"  wrote {args.save}")
+    if trace.interrupted:
+        return INTERRUPTED
     return SUCCESS if trace.diverged is None else FAILED
 
 
@@ -276,7 +456,36 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep_command(args, _options(model, args), _parse_seeds(args.seeds))
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """Summary and plots of a run written by ``stlp run --out DIR``."""
+    from .display.plots import plot_trace
+    from .files import check_output
+    from .runner.trace import Trace
+
+    plot_dir = Path(args.plot or args.directory)
+    check_output(plot_dir, "--plot", directory=True)
+    trace = Trace.load(args.directory)
+    meta, graph = trace.meta, trace.meta.get("graph", {})
+    print(f"run in {args.directory}: model {meta.get('model')} on {graph.get('name')}")
+    print(f"  options: {meta.get('options')}")
+    print(f"  dt = {meta.get('dt')}, seed {meta.get('seed')}, versions {meta.get('versions')}")
+    state = "interrupted" if trace.interrupted else "ended"
+    print(f"  {trace.steps} steps ({state}), {len(trace.t)} records to t = {trace.t[-1]:.4g}")
+    for name, series in trace.series.items():
+        print(f"  {name:<14} {series.spec:<20} every {series.every} steps, {series.values.shape}")
+    if trace.diverged is not None:
+        print(f"  {trace.diverged}")
+    task = trace.meta.get("task")
+    for path in plot_trace(trace, plot_dir, prefix=f"{task}-" if task else "", title=task or ""):
+        print(f"  wrote {path}")
+    return 0
+
+
 DEMO_GRAPH = "complete:6:in=1"
+_PARAM_FILE_HELP = (
+    "parameter values: arrays named like the parameters (one value per node, in node order, "
+    "or per arc, in the order the arcs were given, for parameters on nodes or arcs)"
+)
 _MODEL_HELP = "a built-in model (see `stlp models`) or a model file (.toml)"
 _GRAPH_HELP = (
     "graph spec (e.g. complete:6:in=1) or graph file "
@@ -284,13 +493,66 @@ _GRAPH_HELP = (
 )
 
 
+def _demo_choice(args: argparse.Namespace, graph, stlp_module, action) -> tuple[dict, dict]:
+    """Every tracking model on each task over a short horizon: the modules and the choice."""
+    from .cache.store import build
+    from .display.demo import (
+        DEMO_INTEGRATOR,
+        SCREEN_HORIZON,
+        choose,
+        format_score,
+        screen,
+        tracking_models,
+    )
+
+    names = tracking_models({"stlp": action})
+    models = {name: _model(name) for name in names if name != "stlp"}
+    modules = {"stlp": stlp_module} | {
+        name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
+        for name, model in models.items()
+    }
+    tasks = list(SCREEN_HORIZON)
+    scores = screen(modules, graph, tasks, args.dt, args.seed)
+    chosen = choose(scores)
+    horizons = ", ".join(f"{task} to t = {h:g}" for task, h in SCREEN_HORIZON.items())
+    print(
+        f"\n== choosing a model per task: every tracking model ({DEMO_INTEGRATOR} integrator, its "
+        f"other options its own), {horizons}; score: lower is better"
+    )
+    width = max(map(len, names))
+    print(f"   {'model':<{width}}  " + "  ".join(f"{task:>20}" for task in tasks))
+    for name in names:
+        cells = "  ".join(f"{format_score(scores[name, task]):>20}" for task in tasks)
+        print(f"   {name:<{width}}  {cells}")
+    for task in tasks:
+        print(f"   chosen for {task}: {chosen[task]}")
+    return modules, chosen
+
+
+def _demo_backprop(module, action, graph, args: argparse.Namespace, out: Path):
+    """The back-propagation limit of model stlp on the demo graph, printed and plotted."""
+    from .display.demo import demo_backprop
+    from .display.plots import backprop_figure, save_figure
+
+    limit = demo_backprop(module, action, graph, args.seed)
+    print(
+        f"\n== back-propagation limit on {graph.name}: force on the weights against -dL*/dw "
+        f"by central differences, largest gap {limit.gap:.2e} of the largest gradient"
+    )
+    path = save_figure(backprop_figure(limit), out / "backprop-limit.png")
+    print(f"  wrote {path}")
+    return limit
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Model stlp on the paper's five neurons plus an input: equations, code, checks, runs."""
+    """Model stlp on the paper's five neurons plus an input: equations, code, checks; each
+    tracking task run by the built-in model that tracks it best; the back-propagation limit."""
     import time
 
     from .cache.store import generate, load
     from .checks import verify_model
     from .codegen.driver import compile
+    from .display.demo import early_and_late
     from .display.png import render_png
     from .files import check_output
     from .graph.digraph import Digraph
@@ -316,18 +578,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
+    modules, chosen = _demo_choice(args, graph, module, action)
     results = []
-    for task in ("tracking-sine", "tracking-piecewise"):
-        print(f"\n== run {task}")
-        trace = _run_task(module, args, task, graph, out)
-        results.append((task, trace))
+    for task, name in chosen.items():
+        print(f"\n== run {task} with model {name}")
+        trace = _run_task(modules[name], args, task, graph, out)
+        results.append((task, name, trace))
+    limit = _demo_backprop(module, action, graph, args, out)
     print("\n== summary")
-    for task, trace in results:
-        status = str(trace.diverged) if trace.diverged else f"score {trace.score():.3f}"
-        print(f"   {task:<20} {status}")
+    for task, name, trace in results:
+        early, late = early_and_late(trace)
+        status = (
+            str(trace.diverged)
+            if trace.diverged
+            else f"score {trace.score():.4f} (error {early:.3g} in the first fifth, {late:.3g} "
+            "in the last)"
+        )
+        print(f"   {task:<20} model {name:<16} {status}")
+    print(f"   back-propagation limit: gap {limit.gap:.2e}")
     print(f"   verification: {'all checks passed' if report.passed else 'FAILED'}")
-    print(f"   plots and equations.png in {out}/")
-    diverged = any(trace.diverged is not None for _, trace in results)
+    print(f"   figures and equations.png in {out}/")
+    diverged = any(trace.diverged is not None for *_, trace in results)
     return SUCCESS if report.passed and not diverged else FAILED
 
 
@@ -423,15 +694,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--graph", help="graph spec (default: a small graph with a cycle and a self-loop)"
     )
+    verify.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     _add_option_flags(verify, codegen=True)
     verify.set_defaults(func=cmd_verify)
 
     run = commands.add_parser("run", help="integrate a model online on a task")
-    run.add_argument("model", help=_MODEL_HELP)
-    run.add_argument("--graph", required=True, help=_GRAPH_HELP)
+    run.add_argument("model", nargs="?", help=_MODEL_HELP + " (not with --resume)")
+    run.add_argument("--graph", help=_GRAPH_HELP + " (required, except with --resume)")
     run.add_argument(
         "--task",
-        default="tracking-sine",
+        default=None,
         help="tracking-sine or tracking-piecewise (default: tracking-sine)",
     )
     length = run.add_mutually_exclusive_group()
@@ -442,7 +714,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
     )
-    run.add_argument("--signal", metavar="FILE.csv", help="reference signal: columns t,z[,u]")
+    run.add_argument(
+        "--signal",
+        metavar="FILE.csv",
+        help="signals from a CSV file instead of a task: columns t, z or z[NODE], u or u[NODE] "
+        "(docs/cli.md); the horizon defaults to the data's end",
+    )
+    run.add_argument(
+        "--hold-last",
+        action="store_true",
+        help="with --signal: hold the last values when the horizon runs past the data",
+    )
+    run.add_argument("--param-file", metavar="FILE.npz", help=_PARAM_FILE_HELP)
     run.add_argument("--plot", metavar="DIR", help="write plots into DIR")
     run.add_argument("--save", metavar="FILE.npz", help="save the trace")
     run.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")
@@ -451,7 +734,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A:B",
         help="run a batch of members at once, seeds A to B-1 (or S1,S2,...)",
     )
+    run.add_argument(
+        "--monitor",
+        action="append",
+        metavar="SPEC",
+        help="also record [NAME=]WHAT[@WHERE][:every=N], e.g. w@2->1, L@nodes, x:every=10 "
+        "(repeatable; docs/cli.md)",
+    )
+    run.add_argument(
+        "--freeze", action="append", metavar="FIELD", help="hold a field fixed (repeatable)"
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help="write config.json, trace.nc and the plots into DIR"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        metavar="N|Tt",
+        help="with --out: write the state every N steps (or every T time units: 5t)",
+    )
+    run.add_argument("--resume", metavar="DIR", help="continue the run in DIR (stlp run --out)")
     run.set_defaults(func=cmd_run)
+
+    show = commands.add_parser("show", help="summarise and plot a run written by run --out")
+    show.add_argument("directory", metavar="DIR", help="the directory of stlp run --out DIR")
+    show.add_argument("--plot", metavar="OUT", help="write the plots into OUT (default: DIR)")
+    show.set_defaults(func=cmd_show)
 
     demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")

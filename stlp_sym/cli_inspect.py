@@ -113,7 +113,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         removed = clear_cache()
         print(
             f"removed {_count(removed.modules, 'generated module')} and "
-            f"{_count(removed.compiled, 'compiled kernel file')} ({_mebibytes(removed.size)}) "
+            f"{_count(removed.compiled, 'numba file')} ({_mebibytes(removed.size)}) "
             f"from {removed.directory}"
         )
         return SUCCESS
@@ -123,7 +123,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print("  not created yet: nothing is cached")
         return SUCCESS
     print(f"  generated modules: {len(contents.modules)}")
-    print(f"  compiled kernel files (numba): {len(contents.compiled)}")
+    print(f"  numba files (module copies and compiled kernels): {len(contents.compiled)}")
     print(f"  size: {_mebibytes(contents.size)}")
     return SUCCESS
 

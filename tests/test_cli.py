@@ -90,6 +90,34 @@ def test_demo_builds_and_derives_the_action_once(tmp_path, monkeypatch, capsys) 
     assert main(["demo", "--out", str(tmp_path), "--dt", "0.05"]) == 0
     assert builds == [1]
     # the action itself once; the normalised action (lambda = phi lambda_hat) once for el_parts
-    assert derived == ["stlp", "stlp"]
+    # (the other tracking models the demo screens derive their own)
+    assert [name for name in derived if name == "stlp"] == ["stlp", "stlp"]
     assert (tmp_path / "equations.png").is_file()
-    assert "all checks passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all checks passed" in out
+    _demo_chose_the_best_and_wrote_its_figures(out, tmp_path)
+
+
+def _demo_chose_the_best_and_wrote_its_figures(out: str, directory) -> None:
+    """Every tracking model is scored on each task; the lowest score is chosen and runs it;
+    the figures of both runs and of the back-propagation limit are written."""
+    import re
+
+    from stlp_sym.display.demo import SCREEN_HORIZON, tracking_models
+
+    tmp_path = directory
+    models = tracking_models()
+    assert {"stlp", "stlp-holonomic", "cal4"} <= set(models)
+    scores = {}
+    for name in models:
+        row = re.search(rf"^   {re.escape(name)} +(\S+) +(\S+)$", out, re.MULTILINE)
+        assert row, f"no score row for {name}"
+        scores[name] = [float("inf") if s == "diverged" else float(s) for s in row.groups()]
+    for k, task in enumerate(SCREEN_HORIZON):
+        best = min(models, key=lambda name: scores[name][k])
+        assert f"chosen for {task}: {best}" in out
+        assert f"== run {task} with model {best}" in out
+        assert (tmp_path / f"{task}-run.png").stat().st_size > 10_000
+    assert (tmp_path / "backprop-limit.png").stat().st_size > 10_000
+    gap = float(re.search(r"back-propagation limit: gap (\S+)", out).group(1))
+    assert gap < 1e-6

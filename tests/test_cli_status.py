@@ -82,7 +82,7 @@ def test_bad_run_arguments_are_one_line_and_status_2_before_the_run(
         (["run", "stlp", "--graph", "chain:2", "--hoizon", "3"], "did you mean '--horizon'?"),
         (["derive", "stlp", "--policy", "penalti"], "did you mean 'penalty'?"),
         (["run", "stlp", "--graph", "chain:2", "--param", "rr=1"], "did you mean 'r'?"),
-        (["run", "stlp"], "the following arguments are required: --graph"),
+        (["run", "stlp"], "stlp run needs MODEL and --graph SPEC"),
         ([], "the following arguments are required: command"),
     ],
 )

@@ -59,15 +59,15 @@ def test_graphs_beyond_memory_are_refused_with_the_estimate(spec, capsys) -> Non
 @pytest.mark.parametrize(
     ("flags", "problem"),
     [
-        (["--steps", "-5"], "steps = -5 must be >= 0"),
-        (["--horizon", "nan"], "horizon = nan with dt = 0.001 is not a finite number of steps"),
+        (["--steps", "-5"], "argument --steps: '-5': must be a positive integer"),
+        (["--horizon", "nan"], "argument --horizon: 'nan': must be a finite number above 0"),
         (["--horizon", "1e300", "--dt", "1e-300"], "is not a finite number of steps"),
         (
             ["--dt", "5e-324", "--steps", "3"],
             "record_every = 0.05 with dt = 5e-324 is not a finite",
         ),
         (["--dt", "1e-300", "--horizon", "1"], "signals between two records (0.05 apart): about"),
-        (["--seed", "-1", "--steps", "2"], "seed -1 is negative"),
+        (["--seed", "-1", "--steps", "2"], "argument --seed: '-1': a seed must be 0 or more"),
         (["--seeds", "0:1000000000000", "--steps", "2"], "a batch of 1000000000000 members"),
     ],
 )

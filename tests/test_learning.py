@@ -214,3 +214,26 @@ def test_run_takes_a_plain_signals_callable(module) -> None:
     trace = run(module, graph, signals, horizon=1.0, progress=False)
     assert trace.diverged is None and trace.t[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(trace.reference[:, 0], np.sin(trace.t))
+
+
+@pytest.mark.parametrize("make_graph", [_feedforward_graph, _cyclic_graph], ids=["dag", "cyclic"])
+def test_backprop_limit_of_the_package_matches_the_static_network(module, make_graph) -> None:
+    """:func:`backprop_limit` (force from the module's rhs and L, gradient by re-solved fixed
+    points of its rhs) against the hand-written static network and its loss."""
+    from stlp_sym.checks.backprop import backprop_limit, static_params
+
+    graph, w = make_graph()
+    u = np.where(graph.inputs, np.linspace(-0.6, 0.7, graph.n), 0.0)
+    z = np.where(graph.outputs, 0.3, 0.0)
+    params = {"c": 3.0, **static_params(MODELS["stlp"].build())}
+    assert static_params(MODELS["stlp"].build()) == {"theta": 0.0}
+    state = {"x": np.zeros(graph.n), "lambda_hat": np.zeros(graph.n), "w": w.copy()}
+    state["w_d1"] = np.ones(graph.n_arcs)  # set to 0 by backprop_limit
+    limit = backprop_limit(module, graph, params, {"u": u, "z": z}, state)
+    static = StaticNetwork(graph, w, u, z)
+    expected = -(R_W * w + _central(lambda e: static.loss(w + e), graph.n_arcs))
+    scale = np.abs(expected).max()
+    assert limit.field == "w"
+    assert np.abs(limit.force - expected).max() <= 1e-6 * scale
+    assert np.abs(limit.gradient - expected).max() <= 1e-5 * scale
+    assert limit.gap <= 1e-5

@@ -1,8 +1,9 @@
 """The whole pipeline on random plausible models: model file -> compile -> module -> 20 steps.
 
 Hypothesis draws model files (node, edge and global terms; aggregates into and out of a node;
-clamps; multipliers with algebraic or velocity constraints under every policy; every function of
-the model-file whitelist; flip and normalise on and off; every integrator) on random small graphs.
+parameters on nodes and arcs; clamps; multipliers with algebraic or velocity constraints under
+every policy; every function of the model-file whitelist; flip and normalise on and off; every
+integrator) on random small graphs.
 Each model must either be refused at load or compile with the package's own error (and not for
 an artefact of SymPy, such as ``im(...)`` in a real model), or give a module that imports, runs
 20 steps (finite, or diverging as ``stlp run`` sees it: beyond 1e6 or not finite) and passes the
@@ -81,10 +82,10 @@ def products(draw, quantities, linear=(), count=(1, 3)):
 
 
 @st.composite
-def models(draw):
-    """The TOML text of a plausible model file."""
+def models(draw, with_global: bool = False):
+    """The TOML text of a plausible model file (``with_global``: always with a global field)."""
     has = {name: draw(st.booleans()) for name in ("y", "w", "lam", "u", "z")}
-    has["g"] = draw(rarely)  # a global field: code generation refuses it
+    has["g"] = draw(rarely) or with_global  # a global field, read by every node and arc
     fields = {"x": '"node"'}
     if has["y"]:
         role = draw(st.sampled_from(["all", "hidden", "free", "output"]))
@@ -99,7 +100,7 @@ def models(draw):
     nodes = ["x", "y"] if has["y"] else ["x"]
     signals = [s for s in ("u", "z") if has[s]]
     clamps = ['x = "u"'] if has["u"] and draw(st.booleans()) else []
-    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else [])
+    edge_q = ["src(x)", "dst(x)"] + (["w"] if has["w"] else []) + (["g"] if has["g"] else [])
     edge_v = ["Dt(w)"] if has["w"] else []  # (a neighbour's velocity in an aggregate: nonlocal)
     aggregates = {}
     for name in ("a", "b")[: draw(st.integers(0, 2))]:
@@ -108,7 +109,7 @@ def models(draw):
     node_q = nodes + signals + list(aggregates) + (["g"] if has["g"] else [])
     node_v = [f"Dt({f})" for f in nodes]
     phi = draw(st.sampled_from(["phi*", "phi*", ""]))  # mostly normalisable, as the built-ins
-    kinetic = ["Dt({0})**2/2", "m/2*Dt({0})**2"]
+    kinetic = ["Dt({0})**2/2", "h/2*Dt({0})**2"]  # h: one value per node
     node = [phi + draw(st.sampled_from(kinetic)).format(f) for f in nodes if not draw(rarely)]
     node.append(f"{phi}({draw(products(node_q, node_v))})")
     if has["z"]:
@@ -119,10 +120,11 @@ def models(draw):
     terms = {"node": " + ".join(node)}
     if has["w"]:
         edge = [] if draw(rarely) else [draw(st.sampled_from(["r/2*Dt(w)**2", "Dt(w)**2/2"]))]
-        edge += ["w**2/2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
+        # e: one value per arc, h at the arc's destination
+        edge += ["e*dst(h)*w**2", draw(products(edge_q, [*edge_v, "src(Dt(x))"]))]
         terms["edge"] = f"{phi}({' + '.join(edge)})"
     if has["g"]:
-        terms["global"] = "Dt(g)**2/2 + g**2/2"
+        terms["global"] = f"{phi}(Dt(g)**2/2 + g**2/2 + {draw(products(['g'], count=(1, 1)))})"
     options = {
         "flip": draw(st.booleans()),
         "normalise": draw(st.booleans()),
@@ -132,6 +134,7 @@ def models(draw):
     }
     lines = ['name = "drawn"', f'factor = "{draw(st.sampled_from(["1", "exp(theta*t)"]))}"']
     lines += ["[parameters]", "c = 1.0", "k = 0.5", "m = 1.0", "q = 10.0", "r = 0.5"]
+    lines += ['h = { default = 1.5, on = "node" }', 'e = { default = 0.5, on = "edge" }']
     lines += ["theta = 0.5", "[fields]", *(f"{k} = {v}" for k, v in fields.items())]
     if signals:
         lines += ["[signals]", *(f'{s} = "{ {"u": "input", "z": "output"}[s] }"' for s in signals)]
@@ -253,10 +256,24 @@ def test_every_model_is_refused_cleanly_or_runs_and_passes_the_identities(
         signal.signal(signal.SIGALRM, previous)
 
 
+@settings(max_examples=max(1, EXAMPLES // 8), deadline=None, derandomize=not RANDOM,
+          database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(text=models(with_global=True), spec=graphs)
+def test_every_model_with_a_global_field_is_refused_cleanly_or_runs(
+    text: str, spec: str, tmp_path
+) -> None:
+    """As above, every model with a global field (read by the node and edge terms and the
+    aggregates, with a term of its own), so that global fields are drawn whatever the seed."""
+    DRAWN["with a global field"] += 1
+    test_every_model_is_refused_cleanly_or_runs_and_passes_the_identities.hypothesis.inner_test(
+        text=text, spec=spec, tmp_path=tmp_path
+    )
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _print_what_was_drawn():
     yield
     refused = sum(REFUSALS.values())
-    print(f"\n{DRAWN['models']} models drawn; ran: {dict(OUTCOMES)}; refused {refused}:")
+    print(f"\n{dict(DRAWN)} models drawn; ran: {dict(OUTCOMES)}; refused {refused}:")
     for text, count in REFUSALS.most_common():
         print(f"  {count:3d}  {text}")

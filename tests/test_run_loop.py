@@ -32,6 +32,7 @@ def rk4():
 
 def _stepped(module, graph, task, steps, dt, seed=0):
     """The state after ``steps`` calls of ``step`` with ``task.signals``."""
+    task = task.for_module(module)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     state = module.init(plan, None, seed)
     module.clamp(0.0, state, plan, task.signals(0.0))
@@ -49,7 +50,9 @@ def test_a_chunked_run_equals_the_step_loop(integrator, module, rk4, monkeypatch
     trace = run(module, graph, task, steps=1000, dt=1e-3, record_every=0.05, progress=False)
     expected = _stepped(module, graph, task, 1000, 1e-3)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
-    module.clamp(1.0, expected, plan, task.signals(1.0))  # recording at t = 1 clamps the inputs
+    module.clamp(
+        1.0, expected, plan, task.for_module(module).signals(1.0)
+    )  # recording at t = 1 clamps the inputs
     for name, value in expected.items():
         np.testing.assert_allclose(trace.state[name], value, rtol=1e-12, atol=1e-12)
     assert len(trace.t) == 1000 // 50 + 1
@@ -66,28 +69,30 @@ def test_run_steps_records_every_stride_and_stops_at_a_divergence(module) -> Non
         "per_step": 1,
         "signals": {"u": np.zeros((steps + 1, n)), "z": np.ones((steps + 1, n))},
     }
-    rows = {
-        "t": np.zeros(8),
-        "output": np.zeros((8, 1)),
-        "reference": np.zeros((8, 1)),
-        "lagrangian": np.zeros(8),
-        "hamiltonian": np.zeros(8),
-        "weight_norm": np.zeros(8),
-    }
+
+    def monitor(source, name, index, width):
+        shape = (8, width) if width else (8,)
+        return {"source": source, "name": name, "index": index, "every": 1,
+                "t": np.zeros(8), "values": np.zeros(shape), "count": 0}  # fmt: skip
+
+    output, reference = monitor("state", "x", np.array([5]), 1), monitor("signal", "z", None, n)
+    norm, every2 = monitor("norm", ["w"], None, 0), monitor("state", "w", np.array([0, 2]), 2)
+    every2["every"] = 2
     record = {
-        "stride": 4, "start": True, "final": True, "nodes": np.array([5]), "state": "x",
-        "signal": "z", "weights": ["w"], "limit": 1e6, "rows": rows, "count": 0,
+        "stride": 4, "start": True, "final": True, "row": 0, "limit": 1e6,
+        "monitors": [output, reference, norm, every2],
         "good": {k: v.copy() for k, v in state.items()}, "diverged": None,
     }  # fmt: skip
     assert module.run_steps(0.0, 0.1, steps, state, plan, None, table, record) == steps
-    assert record["count"] == 4  # t = 0, 0.4, 0.8 and the final 1.0
-    np.testing.assert_allclose(rows["t"][:4], [0.0, 0.4, 0.8, 1.0])
-    assert rows["reference"][1, 0] == 1.0
-    assert rows["weight_norm"][0] == pytest.approx(
-        math.sqrt(np.sum(record["good"]["w"] ** 2)), rel=0.5
-    )
+    assert output["count"] == 4  # t = 0, 0.4, 0.8 and the final 1.0
+    np.testing.assert_allclose(output["t"][:4], [0.0, 0.4, 0.8, 1.0])
+    assert reference["values"][1].tolist() == [1.0] * n
+    assert norm["values"][0] == pytest.approx(math.sqrt(np.sum(record["good"]["w"] ** 2)), rel=0.5)
+    # every second record point (t = 0, 0.8) and the closing record (t = 1.0)
+    np.testing.assert_allclose(every2["t"][: every2["count"]], [0.0, 0.8, 1.0])
+    np.testing.assert_array_equal(every2["values"][2], state["w"][[0, 2]])
     state["w"][3] = 2e6
-    record.update(count=0, start=False)
+    record.update(row=3, start=False)
     assert module.run_steps(1.0, 0.1, steps, state, plan, None, table, record) == 1
     assert record["diverged"]["state"] == "w" and record["diverged"]["member"] is None
     assert record["diverged"]["t"] == pytest.approx(1.1)

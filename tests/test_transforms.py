@@ -165,3 +165,32 @@ def test_options_reject_unknown_policy_and_integrator() -> None:
         Options(policy="newton")
     with pytest.raises(ActionError, match="integrator 'leapfrog'"):
         Options(integrator="leapfrog")
+
+
+@pytest.mark.parametrize(
+    ("model", "policy", "name"),
+    [
+        ("stlp-holonomic", "penalty", "beta"),
+        ("stlp-holonomic", "ascent", "rho"),
+        ("stlp-holonomic", "ascent", "kappa"),
+        ("stlp-holonomic", "exact", "baumgarte_a"),
+        ("stlp-holonomic", "exact", "baumgarte_b"),
+    ],
+)
+def test_policy_owned_names_are_refused_naming_the_policy(
+    model: str, policy: str, name: str
+) -> None:
+    action = MODELS[model].build()
+    own = sp.Symbol(name)
+    action = action.replace(
+        parameters=(*action.parameters, Parameter(name, 1.0)),
+        node=action.node + action.factor * own * x**2 / 2,
+    )
+    with pytest.raises(ActionError, match=f"{name!r} is a parameter of policy {policy!r}.*rename"):
+        apply_options(action, Options(policy=policy))
+    renamed = action.replace(
+        parameters=(*action.parameters[:-1], Parameter(f"{name}_1", 1.0)),
+        node=action.node.xreplace({own: sp.Symbol(f"{name}_1")}),
+    )
+    derived = apply_options(renamed, Options(policy=policy)).action
+    assert {name, f"{name}_1"} <= set(derived.parameter_defaults)

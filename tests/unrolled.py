@@ -47,6 +47,9 @@ def _node_map(action, graph, node, suffix=""):
     for role, flag in _roles(graph, node).items():
         if role != "all":
             mapping[sp.Symbol(f"is_{role}{suffix}")] = sp.Integer(flag)
+    for p in action.parameters:  # one constant symbol per node: tau[3]
+        if p.on == "node":
+            mapping[sp.Function(p.name + suffix)(t)] = sp.Symbol(f"{p.name}[{node}]")
     return mapping
 
 
@@ -54,6 +57,9 @@ def _arc_map(action, graph, j, i):
     mapping = {**_node_map(action, graph, j, "__src"), **_node_map(action, graph, i, "__dst")}
     for f in action.fields_on("edge"):
         mapping[sp.Function(f.name)(t)] = sp.Function(f"{f.name}[{j}->{i}]")(t)
+    for p in action.parameters:  # one constant symbol per arc: m[0->1]
+        if p.on == "edge":
+            mapping[sp.Function(p.name)(t)] = sp.Symbol(f"{p.name}[{j}->{i}]")
     return mapping
 
 

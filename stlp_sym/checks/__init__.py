@@ -43,6 +43,7 @@ names the checks are built from are re-exported here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -102,6 +103,7 @@ def verify(
     module: ModuleType | None = None,
     seed: int = 0,
     stages: Stages | None = None,
+    params: Mapping | None = None,
 ) -> Report:
     """Run the checks of docs/theory.md section 4 on the module of ``action`` under ``options``.
 
@@ -115,6 +117,8 @@ def verify(
     seed : seeds every random trajectory, state, direction and parameter value.
     stages : :func:`stlp_sym.compile` of ``action`` and ``options``, when the caller has it
         (nothing is derived again).
+    params : parameter values to check at instead of seeded ones (arrays, in the graph's node
+        and stored arc order, for parameters on nodes or arcs).
     """
     if graph.n_arcs > MAX_VERIFY_ARCS:
         raise StlpError(
@@ -122,7 +126,7 @@ def verify(
             "checks unroll the action symbolically over the whole graph (their time grows "
             "faster than the arcs): verify on a smaller graph"
         )
-    ctx = build_context(action, options, graph, module, seed, stages)
+    ctx = build_context(action, options, graph, module, seed, stages, params)
     checks = (
         check_discrete_action(ctx),
         check_p0(ctx),
@@ -131,7 +135,11 @@ def verify(
         check_integrator(ctx),
         check_unrolled(ctx),
     )
-    notes = (f"parameters: defaults scaled by seeded factors in [0.8, 1.25] (seed {seed})",)
+    notes = (
+        f"parameters: defaults scaled by seeded factors in [0.8, 1.25] (seed {seed}), one "
+        "per node or arc for parameters on nodes or arcs"
+        + (f"; given values of {sorted(params)}" if params else ""),
+    )
     return Report(action.name, _graph_text(graph), options, checks, notes)
 
 
@@ -142,19 +150,22 @@ def verify_model(
     *,
     module: ModuleType | None = None,
     stages: Stages | None = None,
+    params: Callable[[Action, Digraph], Mapping] | None = None,
 ) -> Report:
     """:func:`verify` for a :class:`~stlp_sym.symbolic.models.Model` on a graph spec.
 
     A one-node mechanics model (:func:`is_one_node`) given :data:`DEFAULT_GRAPH` runs on a
     one-node graph instead, and the report says so. ``stages`` (the model's action compiled
-    under ``options``) and its ``module`` spare building and deriving again.
+    under ``options``) and its ``module`` spare building and deriving again. ``params(action,
+    graph)`` gives parameter values to check at (e.g. read from a file).
     """
     action = stages.action if stages is not None else model.build()
     graph = Digraph.from_spec(graph_spec)
     replaced = graph_spec == DEFAULT_GRAPH and is_one_node(action)
     if replaced:
         graph = Digraph.from_arcs(1, [], name="one-node")
-    report = verify(action, options, graph, module=module, stages=stages)
+    given = params(action, graph) if params is not None else None
+    report = verify(action, options, graph, module=module, stages=stages, params=given)
     if replaced:
         note = f"one-node mechanics model: default graph {DEFAULT_GRAPH} replaced by one node"
         report = replace(report, notes=(note, *report.notes))

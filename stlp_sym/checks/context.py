@@ -83,12 +83,13 @@ class Context:
     def solve(self, time: float, state: Mapping[str, np.ndarray]) -> Solved:
         """The module's ``rhs`` at ``time`` on a copy of ``state`` (``rhs`` clamps in place),
         and the multipliers an exact-policy module solved for; copies (``rhs`` may return
-        work buffers that its next call overwrites)."""
+        work buffers that its next call overwrites), each rate shaped like its state (the checks
+        hold a global field as one entry, ``(1,)``, where the module's rate has shape ``()``)."""
         copy = {n: np.array(v, dtype=float) for n, v in state.items()}
         rates = self.module.rhs(time, copy, self.plan, self.params, self.signals_at(time))
         multipliers = self.plan.get("multipliers", {})
         return Solved(
-            {n: np.array(v, dtype=float) for n, v in rates.items()},
+            {n: np.array(v, dtype=float).reshape(np.shape(copy[n])) for n, v in rates.items()},
             {n: np.array(v, dtype=float) for n, v in multipliers.items()},
         )
 
@@ -151,9 +152,10 @@ def build_context(
     module: ModuleType | None,
     seed: int,
     stages: Stages | None = None,
+    params: Mapping | None = None,
 ) -> Context:
     """The shared context of the checks; ``stages`` (:func:`stlp_sym.compile` of ``action`` and
-    ``options``) spares deriving again."""
+    ``options``) spares deriving again; ``params`` replace seeded parameter values."""
     from ..cache.store import build
 
     if stages is None:
@@ -163,7 +165,18 @@ def build_context(
         derived, derivation = stages.derived, stages.derivation
     if module is None:
         module = build(action, options, stages=stages, derived=derived)
-    return context_on(graph, action, options, derived, derivation, module, seed)
+    return context_on(graph, action, options, derived, derivation, module, seed, params)
+
+
+def seeded_params(action: Action, graph: Digraph, rng: np.random.Generator) -> dict:
+    """Each default scaled by a seeded factor in ``[0.8, 1.25]``: one factor per node or arc
+    for a parameter on nodes or arcs (so that its values differ from place to place)."""
+    sizes = {"node": graph.n, "edge": graph.n_arcs}
+    domains = action.parameter_domains
+    return {
+        name: value * rng.uniform(0.8, 1.25, sizes[domains[name]] if name in domains else None)
+        for name, value in action.parameter_defaults.items()
+    }
 
 
 def context_on(
@@ -174,15 +187,15 @@ def context_on(
     derivation: Derivation,
     module: ModuleType,
     seed: int,
+    given: Mapping | None = None,
 ) -> Context:
-    """The context of a module and its derivations on ``graph``: layout, plan, seeded values."""
+    """The context of a module and its derivations on ``graph``: layout, plan, seeded values
+    (parameters: ``given`` values replace seeded ones)."""
     install_solver(module)
     own = derivation.action
     layout = Layout.of(own, graph)
     rng = np.random.default_rng(seed)
-    params = {
-        name: value * rng.uniform(0.8, 1.25) for name, value in own.parameter_defaults.items()
-    }
+    params = {**seeded_params(own, graph, rng), **(given or {})}
     lagrangian = compile_expressions(
         unrolled_lagrangian(own, graph), field_registry(own, graph), list(params)
     )

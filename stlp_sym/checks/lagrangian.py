@@ -16,7 +16,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import StlpError
 from ..graph.digraph import Digraph
 from ..symbolic.action import Action
-from ..symbolic.expansion import edge_function, node_function
+from ..symbolic.expansion import edge_function, node_function, parameter_entry
 from ..symbolic.functions import elementary, has_kinks
 from ..symbolic.vocabulary import ROLE_INDICATORS, Field, t
 from .layout import memoised
@@ -35,6 +35,12 @@ def field_registry(action: Action, graph: Digraph) -> dict[str, tuple[str, int]]
             names[edge_function(f.name, j, i).func.__name__] = (f.name, e)
     for f in action.fields_on("global"):
         names[f.name] = (f.name, 0)
+    for name, on in action.parameter_domains.items():
+        if on == "node":
+            names.update({parameter_entry(name, k).name: (name, k) for k in range(graph.n)})
+        else:
+            arcs = enumerate(graph.arcs())
+            names.update({parameter_entry(name, j, i).name: (name, e) for e, (j, i) in arcs})
     return names
 
 
@@ -59,6 +65,9 @@ class _Unroller:
         mapping: dict[sp.Basic, sp.Basic] = {}
         for item in (*self.action.signals, *self.action.fields_on("node")):
             mapping[sp.Function(item.name + suffix)(t)] = self.entry(item.name, node)
+        for name, on in self.action.parameter_domains.items():
+            if on == "node":
+                mapping[sp.Function(name + suffix)(t)] = parameter_entry(name, node)
         for role, symbol in ROLE_INDICATORS.items():
             flag = bool(self.graph.role_mask(role)[node])
             mapping[sp.Symbol(symbol.name + suffix)] = sp.Integer(flag)
@@ -72,6 +81,9 @@ class _Unroller:
         mapping = {**self.node_map(j, "__src"), **self.node_map(i, "__dst")}
         for f in self.action.fields_on("edge"):
             mapping[f.symbol] = edge_function(f.name, j, i)
+        for name, on in self.action.parameter_domains.items():
+            if on == "edge":
+                mapping[sp.Function(name)(t)] = parameter_entry(name, j, i)
         return expr.xreplace(mapping).doit()
 
     def aggregate(self, name: str, node: int) -> sp.Expr:
@@ -106,15 +118,21 @@ class Compiled:
 
     ``arguments`` lists ``(quantity, entry, order)`` per value argument; calling with
     ``lookup(quantity, order) -> array over entries (+ trailing axes)`` evaluates them.
+    ``parameters`` lists ``(name, entry)`` per parameter argument (entry None for a scalar, the
+    node or arc of a parameter on nodes or arcs, whose value in ``params`` is an array).
     """
 
     function: Callable
-    parameters: tuple[str, ...]
+    parameters: tuple[tuple[str, int | None], ...]
     arguments: tuple[tuple[str, int, int], ...]
 
     def __call__(self, time: float | np.ndarray, params: Mapping[str, float], lookup: Source):
         values = [lookup(name, order)[index] for name, index, order in self.arguments]
-        return self.function(time, *(params[p] for p in self.parameters), *values)
+        given = [
+            params[name] if entry is None or np.ndim(params[name]) == 0 else params[name][entry]
+            for name, entry in self.parameters
+        ]
+        return self.function(time, *given, *values)
 
 
 #: The step of five-point differences of ``L`` on an action with kinks (see :func:`kink_step`).
@@ -152,9 +170,10 @@ def compile_expressions(
     replacements = {atom: symbols[arg] for atom, arg in found.items()}
     time = sp.Symbol("_t")
     names = sorted({s.name for e in exprs_list for s in e.free_symbols} - {t.name})
-    unknown = sorted(set(names) - set(parameters))
+    unknown = sorted(set(names) - set(parameters) - set(registry))
     if unknown:
         raise StlpError(f"verify: unexpected symbols {unknown} in the unrolled expressions")
+    entries = tuple(registry.get(n, (n, None)) for n in names)
     params = {sp.Symbol(n): sp.Symbol(f"_p{k}") for k, n in enumerate(names)}
     replacements.update({t: time, **params})
     # the vocabulary's functions by their textbook formulas: a reference computed otherwise
@@ -166,7 +185,7 @@ def compile_expressions(
         modules=[{"erf": np.vectorize(math.erf, otypes=[float])}, "numpy"],
         cse=True,
     )
-    return Compiled(function, tuple(names), tuple(arguments))
+    return Compiled(function, entries, tuple(arguments))
 
 
 def discrete_action(

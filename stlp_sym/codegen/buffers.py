@@ -32,11 +32,14 @@ from .printer import FUNCTIONS, numpy_code
 
 
 def op_line(op: Op) -> str:
-    """One op as a line of NumPy (gathers and scatters call the pasted runtime helpers)."""
+    """One op as a line of NumPy (gathers, scatters and sums over every node or arc call the
+    pasted runtime helpers)."""
     if op.kind == "gather":
         return f"{op.target} = gather_{op.end}({op.source}, _plan)"
     if op.kind == "scatter":
         return f"{op.target} = scatter_{op.end}({op.source}, _plan)"
+    if op.kind == "reduce":
+        return f"{op.target} = sum_{op.end}({op.source}, _plan, _lead)"
     return f"{op.target} = {numpy_code(op.expr)}"
 
 

@@ -1,8 +1,8 @@
 """Pass: common-subexpression elimination per domain, before a kernel is scheduled.
 
 Each domain's expressions go through :func:`sympy.cse` together, so a product used by several
-edge outputs is computed once per arc; temporaries are named ``_ncN`` (node) / ``_ecN`` (edge)
-and typed by the widest domain they read (scalar < node < edge).
+edge outputs is computed once per arc; temporaries are named ``_ncN`` (node) / ``_ecN`` (edge) /
+``_gcN`` (global) and typed by the widest domain they read (scalar < global < node < edge).
 
 >>> import sympy as sp
 >>> w, x = sp.symbols("w x__src")
@@ -22,13 +22,14 @@ from .kernel import Domain, Op
 
 def domain_of(expr: sp.Expr, domains: Mapping[str, Domain]) -> Domain:
     found = {domains.get(s.name, "scalar") for s in expr.free_symbols}
-    return "edge" if "edge" in found else "node" if "node" in found else "scalar"
+    return next((d for d in ("edge", "node", "global") if d in found), "scalar")
 
 
 def common_subexpressions(ops: list[Op], input_domains: Mapping[str, Domain]) -> list[Op]:
-    """CSE per domain; temporaries are named ``_ncN`` / ``_ecN`` and typed by what they read."""
+    """CSE per domain; temporaries are named ``_ncN`` / ``_ecN`` / ``_gcN`` and typed by what
+    they read."""
     result = list(ops)
-    for domain in ("node", "edge"):
+    for domain in ("node", "edge", "global"):
         indices = [i for i, op in enumerate(result) if op.kind == "expr" and op.domain == domain]
         if not indices:
             continue

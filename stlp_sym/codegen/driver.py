@@ -110,11 +110,12 @@ def canonical_text(action: Action, options: Options) -> str:
         *(repr(s) for s in action.signals),
         *(repr(c) for c in action.clamps),
         *(f"aggregate {a.name} {a.direction} {sp.srepr(a.expr)}" for a in action.aggregates),
-        *(f"parameter {p.name} {p.default!r}" for p in action.parameters),
+        *(f"parameter {p.name} {p.default!r} on={p.on}" for p in action.parameters),
         f"node {sp.srepr(action.node)}",
         f"edge {sp.srepr(action.edge)}",
         f"global {sp.srepr(action.global_)}",
         f"factor {sp.srepr(action.factor)}",
+        f"observed {action.observed}",
         f"options {sorted(asdict(options).items())}",
         f"versions stlp_sym={__version__} sympy={sp.__version__}",
     ]

@@ -141,7 +141,11 @@ def lower_exact(derivation: Derivation, cse: bool = True) -> ExactSystem:
     """The sparse system of a derivation transformed by the exact policy."""
     action = derivation.action
     if action.fields_on("global"):
-        raise StructureError("the exact policy does not support global fields")
+        names = [f.name for f in action.fields_on("global")]
+        raise StructureError(
+            f"the exact policy does not support global fields ({', '.join(names)}): its sparse "
+            "system is assembled per node and arc; use policy none, penalty or ascent"
+        )
     equations = {eq.field.name: eq.lhs for eq in derivation.equations}
     orders = field_orders(action, equations, ())
     unknowns = _unknown_atoms(action, orders)

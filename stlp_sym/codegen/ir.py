@@ -1,12 +1,16 @@
 """Lowering: frame expressions -> a typed step IR of gathers, scatters and assignments.
 
-Every assignment has a domain: ``scalar`` (parameters and ``t`` only), ``node`` (one value per
-node) or ``edge`` (one value per arc). A gather (``x[src]``, ``x[dst]``) is the only move from
-node to edge, a scatter (sum over incoming arcs into ``dst``, over outgoing arcs into ``src``)
-the only move from edge to node. Subexpressions of an edge expression that depend on one end only
-(``c/r * lambda_hat_i * sigma'(a_i)``) are computed on the nodes and gathered once (*hoisting*),
-and CSE runs per domain. Because the moves are explicit, the locality of each output is the
-number of gathers and scatters on its longest path (:attr:`Kernel.hops`).
+Every assignment has a domain: ``scalar`` (parameters and ``t`` only), ``global`` (one value,
+per batch member: a global field and what is computed from it), ``node`` (one value per node) or
+``edge`` (one value per arc). A gather (``x[src]``, ``x[dst]``) is the only move from node to
+edge, a scatter (sum over incoming arcs into ``dst``, over outgoing arcs into ``src``) the only
+move from edge to node; a reduction (sum over every node or every arc) the only move into a
+global, which every node and arc then reads as it reads a parameter. Subexpressions of an edge
+expression that depend on one end only (``c/r * lambda_hat_i * sigma'(a_i)``) are computed on the
+nodes and gathered once (*hoisting*), and CSE runs per domain. Because the moves are explicit,
+the locality of each output is the number of gathers and scatters on its longest path
+(:attr:`Kernel.hops`); an output that reads a global quantity is not local, and
+:attr:`Kernel.reach` names what it reads.
 
 The kernel records are in :mod:`stlp_sym.codegen.kernel`, their passes in
 :mod:`stlp_sym.codegen.cse` and :mod:`stlp_sym.codegen.schedule`, the lowering of expressions
@@ -23,7 +27,7 @@ assembles the step IR (:func:`lower`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import sympy as sp
@@ -61,7 +65,7 @@ class StateInfo:
     field: str
     order: int
     top: int
-    domain: Literal["node", "edge"]
+    domain: Literal["node", "edge", "global"]
     role: str
     clamp_signal: str | None = None
     clamp_role: str | None = None
@@ -84,6 +88,15 @@ class StepIR:
     exact: object | None = None
     fields: tuple[Field, ...] = ()
     clamps: tuple[Clamp, ...] = ()
+    #: ``{"output": field, "target": signal}`` (either None): what a run records and scores.
+    observed: Mapping[str, str | None] = field(
+        default_factory=lambda: {"output": None, "target": None}
+    )
+
+    @property
+    def global_fields(self) -> tuple[str, ...]:
+        """The global fields (their values carry no node or arc axis)."""
+        return tuple(f.name for f in self.fields if f.domain == "global")
 
 
 def state_chains(orders: Mapping[str, int], action: Action) -> dict[str, list[str]]:
@@ -122,11 +135,15 @@ def _scaled(expr: sp.Expr, factor: sp.Expr) -> sp.Expr:
 
 
 def _energy_targets(derivation: Derivation, raw: Derivation) -> dict[str, tuple[str, sp.Expr]]:
-    """``L/phi`` and ``H/phi = (sum p qdot - L)/phi`` per node and per arc (momenta ``p`` from
-    ``raw``, the unflipped derivation of the same action)."""
+    """``L/phi`` and ``H/phi = (sum p qdot - L)/phi`` per node and per arc, and of the global
+    term when the action has one (momenta ``p`` from ``raw``, the unflipped derivation of the
+    same action)."""
     action = derivation.action
     targets = {}
-    for domain, term in (("node", action.node), ("edge", action.edge)):
+    terms = [("node", action.node), ("edge", action.edge)]
+    if action.fields_on("global") or action.global_ != 0:
+        terms.append(("global", action.global_))
+    for domain, term in terms:
         kinetic = sp.S.Zero
         for eq in raw.equations:
             if eq.field.domain == domain:
@@ -173,13 +190,11 @@ def lower(
     Raises
     ------
     StructureError
-        If the derivation has no explicit system (and is not exact), uses global fields or
-        algebraic fields, or contains a construct the NumPy printer does not support.
+        If the derivation has no explicit system (and is not exact), uses algebraic fields,
+        global fields under the exact policy, or contains a construct the NumPy printer does not
+        support.
     """
     action = derivation.action
-    if action.fields_on("global"):
-        names = [f.name for f in action.fields_on("global")]
-        raise StructureError(f"global fields {names} are not supported by code generation yet")
     exact = None
     if "exact" in derivation.transforms:
         exact = lower_exact(derivation, cse)
@@ -212,4 +227,5 @@ def lower(
         exact=exact,
         fields=action.fields,
         clamps=action.clamps,
+        observed=action.observed,
     )

@@ -19,7 +19,9 @@ from typing import Literal
 
 import sympy as sp
 
-Domain = Literal["scalar", "node", "edge"]
+#: ``scalar``: parameters and ``t``; ``global``: one value per batch member (a global field, a
+#: sum over every node or arc); ``node``/``edge``: one value per node/arc.
+Domain = Literal["scalar", "global", "node", "edge"]
 #: The ``rhs`` kernel's outputs are multiplied by this argument (default 1).
 SCALE = sp.Symbol("_scale")
 
@@ -39,16 +41,18 @@ class Op:
     """One IR instruction.
 
     ``kind`` is ``"expr"`` (``target = expr``), ``"gather"`` (``target = source[end]``, node to
-    edge) or ``"scatter"`` (``target = sum of source over arcs into dst (end "dst") or out of
-    src (end "src")``, edge to node).
+    edge), ``"scatter"`` (``target = sum of source over arcs into dst (end "dst") or out of
+    src (end "src")``, edge to node) or ``"reduce"`` (``target = sum of source over every node
+    (end "nodes") or every arc (end "arcs")``, into a global). A global value needs no move to
+    be read: every node and arc reads it as it reads a parameter.
     """
 
     target: str
     domain: Domain
-    kind: Literal["expr", "gather", "scatter"]
+    kind: Literal["expr", "gather", "scatter", "reduce"]
     expr: sp.Expr | None = None
     source: str | None = None
-    end: Literal["src", "dst"] | None = None
+    end: Literal["src", "dst", "nodes", "arcs"] | None = None
 
     def __str__(self) -> str:
         """The compact form the passes' tests compare: ``edge y = x*w``."""
@@ -73,8 +77,9 @@ class Kernel:
     factor ``_scale``), key the name it is read by.
     ``outputs`` maps output names to the variable holding them; ``hops`` counts gathers and
     scatters on the longest path to each output (its neighbourhood radius); ``domains`` the
-    domain (``node`` or ``edge``) of each output, which a value computed from parameters only
-    must still fill.
+    domain (``node``, ``edge`` or ``global``) of each output, which a value computed from
+    parameters only must still fill; ``reach`` the global quantities each output reads (global
+    fields, sums over every node or arc), empty for a local update.
     """
 
     inputs: Mapping[str, tuple[Domain, str, str]]
@@ -82,3 +87,4 @@ class Kernel:
     outputs: Mapping[str, str]
     hops: Mapping[str, int]
     domains: Mapping[str, Domain] = field(default_factory=dict)
+    reach: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -10,6 +10,9 @@ an arc's destination is the loop's node value, a sum into a destination is accum
 arc loop of the node that owns the segment, and the node's own ops follow). A sum into sources
 is one sequential pass over the arcs before its run (serial code: no race, no atomics). A value
 lives in a scalar of its loop, unless a later loop reads it: then in a work array of the plan.
+Global values (a global field, a sum over every node or arc, what is computed from them) are
+scalars of the member loop, outside the node and arc loops, which read them as they read
+parameters; a sum over every node or arc is one sequential pass after the run of its summand.
 A leading loop over batch members makes the same code serve every batch size.
 
 :func:`loop_kernel` returns the compiled function's source and the wrapper's lines: the wrapper
@@ -57,6 +60,12 @@ class LoopKernel:
     results: dict = field(default_factory=dict)
 
 
+def lead_line(jet: str, globals_: tuple[str, ...]) -> str:
+    """``_lead = batch_shape(...)``: the batch's leading axes, global fields skipped."""
+    skip = f", {globals_!r}" if globals_ else ""
+    return f"_lead = batch_shape({jet}{skip})"
+
+
 def fused_order(ops: tuple[Op, ...]) -> list[Op]:
     """The ops reordered (each still after what it reads) so that ops of one domain run
     together: parameter-only ops first, then as many ready ops of the current domain as
@@ -95,7 +104,7 @@ def _merged(runs: list[tuple[str, list[Op]]]) -> list[tuple[str, list[Op], list[
     k = 0
     while k < len(runs):
         domain, ops = runs[k]
-        if domain == "edge" and k + 1 < len(runs):
+        if domain == "edge" and k + 1 < len(runs) and runs[k + 1][0] == "node":
             defined = {op.target for op in ops}
             tail = runs[k + 1][1]
             if not any(op.kind == "scatter" and op.end == "src" and op.source in defined
@@ -108,8 +117,9 @@ def _merged(runs: list[tuple[str, list[Op]]]) -> list[tuple[str, list[Op], list[
     return merged
 
 
-def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
-    """The compiled loops of ``kernel`` (``name`` is the NumPy kernel's function name)."""
+def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> LoopKernel:
+    """The compiled loops of ``kernel`` (``name`` is the NumPy kernel's function name;
+    ``globals_`` the action's global fields, whose values carry no node or arc axis)."""
     used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
     inputs = {v: spec for v, spec in kernel.inputs.items() if v in used}
     before, plain = _groups(kernel.ops)
@@ -123,24 +133,28 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
         for k, (_, ops, tail) in enumerate(runs)
         for op in ops + tail
         for var in op.reads
-        if var in run_of and run_of[var] != k and var not in outputs
+        if var in run_of and run_of[var] != k and var not in outputs and domain_of[var] != "global"
     }
     # a sum into sources is one sequential pass over the arcs before its run (writes into a
     # node array indexed by source: serial, so no race; reads the arcs in order)
     out_sums = {op.target for op in kernel.ops if op.kind == "scatter" and op.end == "src"}
     arrays |= out_sums - outputs
 
+    def slot(var: str, at: str) -> str:
+        """Where ``var`` is kept beyond its loop (an output or a work array)."""
+        return f"_o_{var}[{_MEMBER}, {at}]" if var in outputs else f"_t_{var}[{at}]"
+
     def ref(var: str, at: str) -> str:
         """How ``var`` is read at index expression ``at`` of its domain."""
         if domain_of.get(var) == "scalar" or var in ("t", "_scale"):
             return var
-        if var in outputs:
-            return f"_o_{var}[{_MEMBER}, {at}]"
-        if var in arrays:
-            return f"_t_{var}[{at}]"
+        if domain_of.get(var) == "global":  # an input column, or a scalar of the member loop
+            return f"{var}[{_MEMBER}, 0]" if var in inputs else var
+        if var in outputs or var in arrays:
+            return slot(var, at)
         if var in inputs:
             source = inputs[var][1]
-            if source == "signal":  # one row per member, or one row shared by all
+            if source in ("signal", "param"):  # one row per member, or one shared by all
                 return f"{var}[_sg_{var}, {at}]"
             return f"{var}[{at}]" if source == "role" else f"{var}[{_MEMBER}, {at}]"
         return var  # a scalar of the current loop
@@ -151,8 +165,20 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
 
     def store(var: str, value: str, at: str) -> list[str]:
         if var in outputs or var in arrays:
-            return [f"{var} = {value}", f"{ref(var, at)} = {var}"]
+            return [f"{var} = {value}", f"{slot(var, at)} = {var}"]
         return [f"{var} = {value}"]
+
+    def global_lines(op: Op) -> list[str]:
+        """A global op in the member loop; a sum over every node or arc is one pass."""
+        if op.kind == "expr":
+            return store(op.target, expr_line(op, "0"), "0")
+        at, size = (_NODE, "_n") if op.end == "nodes" else (_ARC, "_m")
+        return [
+            "_acc = 0.0",
+            f"for {at} in range({size}):",
+            f"    _acc += {ref(op.source, at)}",
+            *store(op.target, "_acc", "0"),
+        ]
 
     def op_lines(op: Op, at: str, fused: dict[str, str]) -> list[str]:
         if op.target in fused:
@@ -186,14 +212,16 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
         return lines
 
     body = [f"for {_MEMBER} in range(_rows):"]
-    params = [v for v, (_, source, _) in inputs.items() if source == "param"]
+    params = [v for v, (d, source, _) in inputs.items() if source == "param" and d == "scalar"]
     for j, var in enumerate(params):
         body.append(f"    {var} = _P[{_MEMBER}, {j}]")
-    for var, (_, source, _) in inputs.items():
-        if source == "signal":
-            body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
+    for var in _row_arrays(inputs):
+        body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
     body += [f"    {op.target} = {expr_line(op, '0')}" for op in before]
     for domain, ops, tail in runs:
+        if domain == "global":
+            body += ["    " + line for op in ops for line in global_lines(op)]
+            continue
         lines = [*out_sum_lines(ops + tail), f"for {_NODE} in range(_n):"]
         if domain == "node":
             lines += ["    " + line for op in ops for line in op_lines(op, _NODE, {})]
@@ -218,12 +246,13 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
         if var in outputs:
             continue
         filled[out] = f"_f_{out}"
-        size = "_n" if kernel.domains.get(out, "node") == "node" else "_m"
+        size = {"node": "_n", "edge": "_m", "global": "1"}[kernel.domains.get(out, "node")]
         body += [
             f"    for {_NODE} in range({size}):",
             f"        _f_{out}[{_MEMBER}, {_NODE}] = {ref(var, _NODE)}",
         ]
     out_arrays = sorted(outputs)
+    rows = _row_arrays(inputs)
     arguments = [
         "t",
         "_scale",
@@ -234,7 +263,7 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
         "_in_ptr",
         "_out_ptr",
         "_by_src",
-        *[v for v in inputs if inputs[v][1] in ("jet", "signal", "role")],
+        *[v for v in inputs if inputs[v][1] in ("jet", "signal", "role") or v in rows],
         *[f"_o_{v}" for v in out_arrays],
         *filled.values(),
         *[f"_t_{v}" for v in sorted(arrays)],
@@ -248,7 +277,10 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
             *("    " + line for line in body),
         ]
     )
-    wrapper = _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
+    wrapper = [
+        lead_line("_jet", globals_),
+        *_wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps),
+    ]
     results = {
         out: f"_o_{var}" if var in outputs else f"_f_{out}" for out, var in kernel.outputs.items()
     }
@@ -256,22 +288,26 @@ def loop_kernel(kernel: Kernel, name: str) -> LoopKernel:
 
 
 def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps) -> list[str]:
-    """The lines of the NumPy-signature function that calls the compiled loops; its outputs
-    and temporaries are work arrays of the plan (allocated once per plan and batch size)."""
-    sizes = {"node": "_plan['n']", "edge": "_plan['m']"}
+    """The lines of the NumPy-signature function that calls the compiled loops (after the line
+    of ``_lead``); its outputs and temporaries are work arrays of the plan (allocated once per
+    plan and batch size)."""
+    sizes = {"node": "_plan['n']", "edge": "_plan['m']", "global": "1"}
     lines = [
-        "_lead = batch_shape(_jet)",
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
         f"_P = param_rows(_p, {params!r}, _rows)",
     ]
     for var, (domain, source, key) in inputs.items():
-        if source == "jet":
+        if source == "jet" and domain == "global":
+            lines.append(f'{var} = global_rows(_jet["{key}"], _rows)')
+        elif source == "jet":
             lines.append(f'{var} = as_rows(_jet["{key}"], _rows, {sizes[domain]})')
         elif source == "signal":
             lines.append(f'{var} = signal_rows(signal_array(_sig, "{key}"), _rows)')
         elif source == "role":
             lines.append(f'{var} = _plan["roles"]["{key}"]')
+        elif source == "param" and domain != "scalar":  # on nodes or arcs, in the plan's order
+            lines.append(f'{var} = signal_rows(_p["{key}"], _rows)')
     domains = {var: kernel.domains.get(out, "node") for out, var in kernel.outputs.items()}
     domains.update({f"_f_{out}": kernel.domains.get(out, "node") for out in filled})
     shapes = [f"(_rows, {sizes[domains[var]]})" for var in out_arrays]
@@ -286,16 +322,28 @@ def _wrapper(kernel, name, inputs, params, out_arrays, filled, arguments, temps)
     return lines
 
 
+def _row_arrays(inputs: dict) -> list[str]:
+    """Inputs read as one row per member or one shared row: signals, parameters on nodes or
+    arcs."""
+    return [
+        v
+        for v, (domain, source, _) in inputs.items()
+        if source == "signal" or (source == "param" and domain != "scalar")
+    ]
+
+
 def _call_arguments(arguments: list[str]) -> list[str]:
     plan = {"_n": "_plan['n']", "_m": "_plan['m']", "t": "float(t)", "_scale": "float(_scale)"}
     return [plan.get(a, a) for a in arguments]
 
 
 def wrapper_result(kernel: Kernel, filled_prefix: str = "_f_") -> str:
-    """The wrapper's result: each output reshaped to the batch's leading axes."""
+    """The wrapper's result: each output reshaped to the batch's leading axes (a global
+    output to the batch's shape alone)."""
     parts = []
     outputs = {op.target for op in kernel.ops if op.domain != "scalar"}
     for out, var in kernel.outputs.items():
         array = f"_o_{var}" if var in outputs else f"{filled_prefix}{out}"
-        parts.append(f'"{out}": {array}.reshape((*_lead, {array}.shape[1]))')
+        shape = "_lead" if kernel.domains.get(out) == "global" else f"(*_lead, {array}.shape[1])"
+        parts.append(f'"{out}": {array}.reshape({shape})')
     return "{" + ", ".join(parts) + "}"

@@ -1,8 +1,10 @@
 """Lowering of node- and edge-frame expressions into one :class:`~stlp_sym.codegen.kernel.Kernel`.
 
 :class:`_Lowering` turns frame atoms into variables (inputs, gathers, aggregates as scatters),
-neighbour sums into scatters, and hoists the parts of an edge expression that depend on one arc
-end only to node temporaries gathered once; the helpers after it split and strip those parts.
+neighbour sums into scatters, sums over every node or arc (global-frame expressions) into
+reductions, and hoists the parts of an edge expression that depend on one arc end only to node
+temporaries gathered once; the helpers after it split and strip those parts. A global field is
+read by every node and arc as a parameter is: its value (one per batch member) broadcasts.
 :func:`build_kernel` (re-exported by :mod:`stlp_sym.codegen.ir`) drives it for named targets.
 """
 
@@ -17,12 +19,12 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import StructureError
 from ..symbolic.action import Action
-from ..symbolic.frames import InSum, NeighbourSum, OutSum
-from ..symbolic.vocabulary import ROLE_NAMES, Aggregate, Signal, split_end, t
+from ..symbolic.frames import EdgeSum, InSum, NeighbourSum, NodeSum, OutSum
+from ..symbolic.vocabulary import ROLE_NAMES, Aggregate, Parameter, Signal, split_end, t
 from .cse import common_subexpressions
 from .kernel import SCALE, Domain, Kernel, Op, identifier, jet_name
 from .printer import check_supported
-from .schedule import count_hops, schedule
+from .schedule import count_hops, global_reach, schedule
 
 
 class _Lowering:
@@ -37,6 +39,8 @@ class _Lowering:
         self.hoisted: dict[sp.Expr, str] = {}
         self.sums: dict[tuple[type, sp.Expr], str] = {}
         self.counter = defaultdict(int)
+        self.globals = {f.name for f in action.fields_on("global")}
+        self.global_vars: set[str] = set()
 
     def fresh(self, prefix: str) -> str:
         self.counter[prefix] += 1
@@ -63,6 +67,7 @@ class _Lowering:
             return self.aggregate(base)
         item = self.action.lookup(base)
         kind = "signal" if isinstance(item, Signal) else "jet"
+        kind = "param" if isinstance(item, Parameter) else kind  # a parameter on nodes
         key = jet_name(base, order)
         self.inputs[identifier(key)] = ("node", kind, key)
         return identifier(key)
@@ -74,6 +79,21 @@ class _Lowering:
             source = self.emit(Op(self.fresh("e"), "edge", "expr", summand))
             self.emit(Op(name, "node", "scatter", source=source, end=agg.home))
         return name
+
+    def globals_as_symbols(self, expr: sp.Expr) -> sp.Expr:
+        """Global fields and their derivatives -> global input symbols, which (like parameters)
+        belong to no arc end and are read as they are by every node and arc."""
+        replacements: dict[sp.Basic, sp.Basic] = {}
+        for atom in _sorted(expr.atoms(sp.Derivative, AppliedUndef)):
+            order, base = 0, atom
+            if isinstance(atom, sp.Derivative):
+                order, base = int(atom.derivative_count), atom.expr
+            if isinstance(base, AppliedUndef) and base.func.__name__ in self.globals:
+                key = jet_name(base.func.__name__, order)
+                self.inputs[identifier(key)] = ("global", "jet", key)
+                self.global_vars.add(identifier(key))
+                replacements[atom] = sp.Symbol(identifier(key))
+        return expr.xreplace(replacements)
 
     def gather(self, node_var: str, end: str) -> sp.Symbol:
         target = f"{node_var}__{end}"
@@ -91,7 +111,8 @@ class _Lowering:
         if frame == "node" or base in ROLE_NAMES:
             return sp.Symbol(self.node_variable(base, order))
         key = jet_name(base, order)
-        self.inputs[identifier(key)] = ("edge", "jet", key)
+        kind = "param" if isinstance(self.action.lookup(base), Parameter) else "jet"
+        self.inputs[identifier(key)] = ("edge", kind, key)
         return sp.Symbol(identifier(key))
 
     def substitute(self, expr: sp.Expr, frame: str) -> sp.Expr:
@@ -103,7 +124,7 @@ class _Lowering:
             # xreplace works top-down: a derivative is replaced before the function inside it.
             replacements[f] = self._atom(f, frame)
         for s in _sorted(expr.free_symbols):
-            if s.name in self.defined:
+            if s.name in self.defined or s.name in self.global_vars:
                 continue
             if split_end(s.name)[0] in ROLE_NAMES:
                 replacements[s] = self._atom(s, frame)
@@ -121,6 +142,7 @@ class _Lowering:
     def edge_expr(self, expr: sp.Expr, where: str) -> sp.Expr:
         """An edge-frame expression as edge variables, single-end parts hoisted to nodes."""
         check_supported(_opaque(expr), where)
+        expr = self.globals_as_symbols(expr)
         for end in ("dst", "src"):
             expr = self.hoist(expr, end)
         return self.substitute(expr, "edge")
@@ -157,6 +179,7 @@ class _Lowering:
 
     def node_expr(self, expr: sp.Expr, where: str) -> sp.Expr:
         """A node-frame expression as node variables, its neighbour sums as scatters."""
+        expr = self.globals_as_symbols(expr)
         sums = {}
         for s in _sorted(expr.atoms(NeighbourSum)):
             if not isinstance(s, InSum | OutSum):
@@ -174,10 +197,34 @@ class _Lowering:
         check_supported(_opaque(expr), where)
         return self.substitute(expr, "node")
 
+    def global_expr(self, expr: sp.Expr, where: str) -> sp.Expr:
+        """A global-frame expression as global variables, its sums over every node or arc as
+        reductions (of a node or edge summand computed first)."""
+        expr = self.globals_as_symbols(expr)
+        sums = {}
+        for s in _sorted(expr.atoms(NodeSum, EdgeSum)):
+            key = (type(s), s.args[0])
+            if key not in self.sums:
+                if isinstance(s, NodeSum):
+                    summand, domain, end = self.node_expr(s.args[0], where), "node", "nodes"
+                else:
+                    summand, domain, end = self.edge_expr(s.args[0], where), "edge", "arcs"
+                source = self.emit(Op(self.fresh(domain[0]), domain, "expr", summand))
+                self.sums[key] = self.emit(
+                    Op(self.fresh("r"), "global", "reduce", source=source, end=end)
+                )
+            sums[s] = sp.Symbol(self.sums[key])
+        expr = expr.xreplace(sums)
+        check_supported(_opaque(expr), where)
+        return self.substitute(expr, "global")
+
     def output(self, name: str, value: sp.Expr, domain: Domain) -> str:
-        """Emit ``value`` as the output variable for ``name`` (no copy for a plain variable)."""
+        """Emit ``value`` as the output variable for ``name`` (no copy for a plain variable,
+        unless a node or edge output would be a global value)."""
         if isinstance(value, sp.Symbol) and value.name in self.defined | self.inputs:
-            return value.name
+            known = self.defined.get(value.name) or self.inputs[value.name][0]
+            if known != "global" or domain == "global":
+                return value.name
         return self.emit(Op(f"_out_{identifier(name)}", domain, "expr", value))
 
     def kernel(
@@ -187,30 +234,31 @@ class _Lowering:
         ops = common_subexpressions(self.ops, domains) if cse else list(self.ops)
         ops = schedule(ops, set(self.inputs))
         hops = count_hops(ops)
+        reach = global_reach(ops, self.inputs)
         return Kernel(
             inputs=dict(sorted(self.inputs.items())),
             ops=tuple(ops),
             outputs=dict(outputs),
             hops={name: hops.get(var, 0) for name, var in outputs.items()},
             domains=dict(output_domains),
+            reach={out: tuple(sorted(reach[var])) for out, var in outputs.items() if var in reach},
         )
 
 
 def build_kernel(
     action: Action,
     aggregates: Iterable[Aggregate],
-    targets: Mapping[str, tuple[Literal["node", "edge"], sp.Expr]],
+    targets: Mapping[str, tuple[Literal["node", "edge", "global"], sp.Expr]],
     cse: bool = True,
 ) -> Kernel:
-    """Lower named node- and edge-frame expressions into one :class:`Kernel`."""
+    """Lower named node-, edge- and global-frame expressions into one :class:`Kernel`."""
     lowering = _Lowering(action, aggregates)
+    lower_in = {"node": lowering.node_expr, "edge": lowering.edge_expr}
+    lower_in["global"] = lowering.global_expr
     outputs = {}
     for name, (domain, expr) in targets.items():
         where = f"{domain} expression {name!r}"
-        if domain == "node":
-            value = lowering.node_expr(expr, where)
-        else:
-            value = lowering.edge_expr(expr, where)
+        value = lower_in[domain](expr, where)
         outputs[name] = lowering.output(name, value, domain)
     domains = {name: domain for name, (domain, _expr) in targets.items()}
     return lowering.kernel(outputs, domains, cse)

@@ -70,6 +70,11 @@ def entry_points(ir: StepIR, integrator: Integrator, chunked: bool = False) -> l
             "hamiltonian_sum" if energy else "energy_unavailable",
         ),
         EntryPoint(
+            "energies",
+            "t, state, plan, params, signals",
+            "energy_parts" if energy else "energy_unavailable",
+        ),
+        EntryPoint(
             "el_parts",
             "t, jet, plan, params, signals",
             "el_parts_of" if ir.el is not None else "energy_unavailable",
@@ -94,6 +99,7 @@ def model_entries(
     """``(key, code)`` of the module's ``_MODEL``: what its runtime functions read."""
     entries = [
         ("params", "PARAMS"),
+        ("param_domains", "PARAM_DOMAINS"),
         ("states", "STATES"),
         ("fields", "_FIELDS"),
         ("tops", "_TOPS"),
@@ -125,14 +131,21 @@ def model_entries(
 
 
 def module_tables(
-    ir: StepIR, options: Options, integrator: Integrator, key: str, public: list[str]
+    ir: StepIR,
+    options: Options,
+    integrator: Integrator,
+    key: str,
+    public: list[str],
+    versions: dict[str, str],
 ) -> list[tuple[str, str]]:
     """``(name, literal)`` of the module's constants, in the order they are placed; ``public``
-    are the names of its public functions (with the tables, its ``__all__``)."""
+    are the names of its public functions (with the tables, its ``__all__``); ``versions`` those
+    of the packages that generated it (a run records them without importing SymPy)."""
     tops: dict[str, list[str]] = {}
     for state in ir.states:
         tops.setdefault(state.field, []).append(state.name)
-    tables_out = ["PARAMS", "STATES", "OPTIONS", "SIGNALS", "SIGNAL_KEYS"]
+    tables_out = ["MODEL_NAME", "PARAMS", "PARAM_DOMAINS", "STATES", "OPTIONS", "SIGNALS"]
+    tables_out += ["SIGNAL_KEYS", "VERSIONS", "OBSERVED"]
     exported = sorted([*tables_out, *public], key=_isort)
     # What ``signals(t)`` must hold: the signals the kernel reads (derivatives ``u_d1`` too,
     # where the equations use them) and those the clamps copy.
@@ -140,11 +153,15 @@ def module_tables(
     read |= {c.signal for c in ir.clamps}
     tables = [
         ("__all__", literal(exported)),
+        ("MODEL_NAME", repr(ir.name)),
+        ("VERSIONS", repr(versions)),
         ("PARAMS", repr({p.name: p.default for p in ir.parameters})),
+        ("PARAM_DOMAINS", repr({p.name: p.on for p in ir.parameters if p.on is not None})),
         ("STATES", literal(_states(ir))),
         ("OPTIONS", repr(_options(options))),
         ("SIGNALS", repr({s.name: s.role for s in ir.signals})),
         ("SIGNAL_KEYS", repr(sorted(read))),
+        ("OBSERVED", repr(dict(ir.observed))),
         ("_UPDATE_ORDER", repr([name for chain in tops.values() for name in chain])),
         ("_TOPS", repr(tops)),
         ("_FIELDS", literal(_fields(ir))),

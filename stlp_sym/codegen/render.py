@@ -21,7 +21,7 @@ from ..options import Options
 from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
-from .loops import LoopKernel, loop_kernel, wrapper_result
+from .loops import LoopKernel, lead_line, loop_kernel, wrapper_result
 from .module_parts import clamp_entries, entry_points, model_entries, module_tables
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
@@ -34,7 +34,9 @@ _LOADS = {
     "role": '{var} = _plan["roles"]["{name}"]',
     "param": '{var} = _p["{name}"]',
 }
-_SIZES = {"node": '(*_lead, _plan["n"])', "edge": '(*_lead, _plan["m"])'}
+_SIZES = {"node": '(*_lead, _plan["n"])', "edge": '(*_lead, _plan["m"])', "global": "_lead"}
+#: A global value is read as a column ``(*_lead, 1)``, so that it meets node and edge arrays.
+_GLOBAL_LOAD = '{var} = np.reshape(_jet["{name}"], (*_lead, 1))'
 
 
 def template_dir() -> Path:
@@ -64,34 +66,42 @@ def template_bytes() -> bytes:
 
 
 def _scalar_valued(kernel: Kernel) -> set[str]:
-    """Variables computed from parameters and ``t`` only, outside the edge buffers."""
-    scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain == "scalar"}
+    """Variables without a node or arc axis, outside the edge buffers: computed from
+    parameters, ``t`` and global values only (a global value is one per batch member)."""
+    scalars = {v for v, (domain, _, _) in kernel.inputs.items() if domain in ("scalar", "global")}
     for op in kernel.ops:
-        if op.kind == "expr" and op.domain != "edge" and op.reads <= scalars | {"t"}:
+        if op.domain == "global" or (
+            op.kind == "expr" and op.domain != "edge" and op.reads <= scalars | {"t"}
+        ):
             scalars.add(op.target)
     return scalars
 
 
-def _kernel_context(kernel: Kernel, function: str, doc: str) -> dict:
-    """Signature, body and result of one kernel function of the module."""
-    lines = []
+def _kernel_context(kernel: Kernel, function: str, doc: str, globals_: tuple[str, ...]) -> dict:
+    """Signature, body and result of one kernel function of the module; ``globals_`` are the
+    action's global fields (their values carry no node or arc axis)."""
+    lines, columns = [], []
     # Inputs the lowering registered but that cancelled out of every expression are not loaded.
     used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
-    for var, (_domain, source, key) in kernel.inputs.items():
+    for var, (domain, source, key) in kernel.inputs.items():
         if source not in ("time", "argument") and var in used:
-            lines.append(_LOADS[source].format(var=var, name=key))
+            load = _GLOBAL_LOAD if domain == "global" else _LOADS[source]
+            (columns if domain == "global" else lines).append(load.format(var=var, name=key))
     body, buffers = kernel_lines(kernel)
     # An output computed from parameters only (a free particle's x'' = 0) still fills its
     # domain, so that every caller sees one value per node or arc (per member of a batch).
     scalars, result = _scalar_valued(kernel), []
-    if buffers or scalars & set(kernel.outputs.values()):
-        lines.append("_lead = batch_shape(_jet)")
+    if buffers or globals_ or scalars & set(kernel.outputs.values()):
+        lines.append(lead_line("_jet", globals_))
+    lines += columns
     if buffers:
         lines.append(f'_b = edge_buffers(_plan, (_KEY, "{function}"), {buffers}, _lead)')
     lines += body
     for name, var in kernel.outputs.items():
         value = var
-        if var in scalars:
+        if kernel.domains[name] == "global":
+            value = f"np.broadcast_to({var}, (*_lead, 1))[..., 0]"
+        elif var in scalars:
             value = f"np.broadcast_to({var}, {_SIZES[kernel.domains[name]]})"
         result.append(f'"{name}": {value}')
     return {
@@ -115,10 +125,12 @@ def _decay_context(ir: StepIR) -> dict:
     }
 
 
-def _loop_context(kernel: Kernel, function: str, doc: str) -> tuple[dict, str]:
+def _loop_context(
+    kernel: Kernel, function: str, doc: str, globals_: tuple[str, ...]
+) -> tuple[dict, str]:
     """The numba backend's kernel: a wrapper of the NumPy kernel's signature around the
     compiled loops (whose source is returned second)."""
-    loops = loop_kernel(kernel, function)
+    loops = loop_kernel(kernel, function, globals_)
     context = {
         "function": function,
         "arguments": "t, _jet, _plan, _p, _sig, _scale=1.0",
@@ -157,18 +169,18 @@ def _kernels(
         printed.append((ir.energy, "_energy_kernel", "L and H per node and arc."))
     if ir.el is not None:
         printed.append((ir.el, "_el_kernel", "P0 and P1 per field."))
-    kernels, compiled = [], []
+    kernels, compiled, globals_ = [], [], ir.global_fields
     for kernel, function, doc in printed:
         if backend == "numba":
-            context, source = _loop_context(kernel, function, doc)
+            context, source = _loop_context(kernel, function, doc, globals_)
             kernels.append(context)
             compiled.append(source)
             if chunked and function == "_rhs_kernel":
-                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function))
+                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function, globals_))
                 compiled.append(steps)
                 kernels.append(chunk)
         else:
-            kernels.append(_kernel_context(kernel, function, doc))
+            kernels.append(_kernel_context(kernel, function, doc, globals_))
     kernels.insert(1, _decay_context(ir))
     return kernels, compiled
 
@@ -191,7 +203,14 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "options_text": options.describe(),
         "equations": equations,
         "locality": _locality(ir),
-        "tables": module_tables(ir, options, integrator, cache_key, public),
+        "tables": module_tables(
+            ir,
+            options,
+            integrator,
+            cache_key,
+            public,
+            {"stlp_sym": __version__, "sympy": sp.__version__},
+        ),
         "kernels": kernels,
         "model": model_entries(ir, integrator, chunked),
         "entry_points": points,
@@ -205,10 +224,15 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
 
 
 def _locality(ir: StepIR) -> str:
-    """Per update, the gathers and scatters on its longest path (its neighbourhood radius)."""
+    """Per update, the gathers and scatters on its longest path (its neighbourhood radius), or
+    for an update that reads a global quantity, that it is global and what it reads."""
     if ir.exact is not None:
         return "none: the exact policy solves one sparse system over the whole graph per step"
-    return ", ".join(f"{name} {hops}" for name, hops in ir.rhs.hops.items())
+    parts = []
+    for name, hops in ir.rhs.hops.items():
+        reach = ir.rhs.reach.get(name)
+        parts.append(f"{name} global (reads {', '.join(reach)})" if reach else f"{name} {hops}")
+    return ", ".join(parts)
 
 
 def _decays(ir: StepIR) -> list[tuple[str, str]]:

@@ -2,7 +2,9 @@
 
 A hop is a gather or a scatter: the number of hops on the longest path to an output is the
 radius of the neighbourhood its update reads (0: the node or arc itself, 1: its parents or
-children, ...), which the generated module states in its header.
+children, ...), which the generated module states in its header. An update that reads a global
+field or a sum over every node or arc is not local at all, whatever its hops: its *reach*
+(:func:`global_reach`) names the global quantities it reads.
 
 >>> import sympy as sp
 >>> ops = [Op("s", "node", "scatter", source="g", end="dst"),
@@ -14,8 +16,13 @@ children, ...), which the generated module states in its header.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..errors import InternalError
 from .kernel import Op
+
+#: How a sum into a global is named in a locality report.
+REDUCED = {"nodes": "a sum over every node", "arcs": "a sum over every arc"}
 
 
 def schedule(ops: list[Op], inputs: set[str]) -> list[Op]:
@@ -40,3 +47,20 @@ def count_hops(ops: list[Op]) -> dict[str, int]:
         base = max((hops.get(name, 0) for name in op.reads), default=0)
         hops[op.target] = base + (op.kind != "expr")
     return hops
+
+
+def global_reach(ops: list[Op], inputs: Mapping[str, tuple[str, str, str]]) -> dict[str, set[str]]:
+    """The global quantities each variable of scheduled ``ops`` reads: the global fields among
+    ``inputs`` (by key) and the sums over every node or arc (:data:`REDUCED`).
+
+    >>> ops = [Op("r", "global", "reduce", source="x", end="nodes")]
+    >>> global_reach(ops, {"x": ("node", "jet", "x")})
+    {'r': {'a sum over every node'}}
+    """
+    reach = {var: {key} for var, (domain, _, key) in inputs.items() if domain == "global"}
+    for op in ops:
+        read = set().union(*(reach.get(name, set()) for name in op.reads))
+        if op.kind == "reduce":
+            read.add(REDUCED[op.end])
+        reach[op.target] = read
+    return {var: read for var, read in reach.items() if read}

@@ -9,7 +9,7 @@ the compiled function's source and the lines of its Python adapter ``_euler_chun
 from __future__ import annotations
 
 from .ir import StepIR
-from .loops import LoopKernel
+from .loops import LoopKernel, lead_line
 
 
 def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, list[str], str]:
@@ -17,7 +17,7 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
     compiled rhs."""
     states = [s.name for s in ir.states]
     domain = {s.name: s.domain for s in ir.states}
-    size = {name: "_n" if domain[name] == "node" else "_m" for name in states}
+    size = {name: {"node": "_n", "edge": "_m", "global": "1"}[domain[name]] for name in states}
     tops: dict[str, list[str]] = {}
     for s in ir.states:
         tops.setdefault(s.field, []).append(s.name)
@@ -28,11 +28,14 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
                      | {c["signal"] for c in clamps})  # fmt: skip
     roles = [v for v, (_, source, _) in rhs.inputs.items() if source == "role"]
     kernel_arrays = [a for a in rhs.arguments[9:] if a not in rhs.inputs]
+    # parameters on nodes or arcs: rows read by the compiled rhs, made once per chunk
+    param_arrays = [a for a in rhs.arguments[9:] if a in rhs.inputs and rhs.inputs[a][1] == "param"]
     arguments = ["t0", "dt", "k0", "count", "per", "limit", "info", "_P", "_K", "_n", "_m",
                  "_src", "_in_ptr", "_out_ptr", "_by_src", *roles,
                  *[f"S_{n}" for n in states], *[f"T_{g}" for g in signals], "_has",
                  *[f"C_{j}" for j in range(len(clamps))],
-                 *[f"L_{n}" for n in states if domain[n] == "node"], *kernel_arrays]  # fmt: skip
+                 *[f"L_{n}" for n in states if domain[n] == "node"], *kernel_arrays,
+                 *param_arrays]  # fmt: skip
     call = []
     for a in rhs.arguments:
         if a == "t":
@@ -98,9 +101,9 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
         + [f"def _euler_steps({', '.join(arguments)}):"]
         + ["    " + line for line in body]
     )
-    params = [v for v, (_, source, _) in rhs.inputs.items() if source == "param"]
+    params = [v for v, (d, source, _) in rhs.inputs.items() if source == "param" and d == "scalar"]
     adapter = [
-        "_lead = batch_shape(state)",
+        lead_line("state", ir.global_fields),
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
         f"_P = param_rows(p, {params!r}, _rows)",
@@ -108,9 +111,14 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
     ]
     for v in roles:
         adapter.append(f'{v} = _plan["roles"]["{rhs.inputs[v][2]}"]')
+    for v in param_arrays:
+        adapter.append(f'{v} = signal_rows(p["{rhs.inputs[v][2]}"], _rows)')
     for name in states:
         sized = "_plan['n']" if domain[name] == "node" else "_plan['m']"
-        adapter.append(f'S_{name} = as_rows(state["{name}"], _rows, {sized})')
+        if domain[name] == "global":  # a view: the compiled steps update the state in place
+            adapter.append(f'S_{name} = global_rows(state["{name}"], _rows)')
+        else:
+            adapter.append(f'S_{name} = as_rows(state["{name}"], _rows, {sized})')
     adapter.append(f"_present = table_signals(table, {signals!r}, _plan['n'])")
     for g in signals:
         adapter.append(f'T_{g} = _present["{g}"]')

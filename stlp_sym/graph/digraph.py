@@ -69,6 +69,9 @@ class Digraph:
     hidden: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
     _out_dst: np.ndarray = field(init=False)  # dst in by-source order: children without a gather
+    #: stored arc ``k`` is the arc given at position ``given_order[k]`` (per-arc values given in
+    #: the order the arcs were given are ``values[given_order]`` in the stored order)
+    given_order: np.ndarray = field(init=False)
     #: Reads a spec string or a graph file (:func:`stlp_sym.graph.spec.graph_from_spec`);
     #: installed by :mod:`stlp_sym.graph`, because the readers build digraphs and so sit above
     #: this module.
@@ -96,7 +99,9 @@ class Digraph:
                 f"arc ({j} -> {i}) enters input node {self._fmt([i])}; no arc may enter an "
                 f"input: drop the arc or do not make node {i} an input"
             )
-        src, dst = _sort_unique(n, src, dst)
+        src, dst, order = _sort_unique(n, src, dst)
+        order.setflags(write=False)
+        object.__setattr__(self, "given_order", order)
         valid = {"n": n, "src": src, "dst": dst, "inputs": inputs, "outputs": outputs}
         for key, value in (*valid.items(), ("name", str(self.name))):
             object.__setattr__(self, key, value)
@@ -482,11 +487,15 @@ def _mask(n: int, value: Any, role: str) -> np.ndarray:
     return mask
 
 
-def _sort_unique(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort the arcs by ``(dst, src)``, rejecting duplicates; already sorted input is kept."""
+def _sort_unique(
+    n: int, src: np.ndarray, dst: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort the arcs by ``(dst, src)``, rejecting duplicates; already sorted input is kept.
+    Returns the sorted ``src``, ``dst`` and the order (sorted arc ``k`` is given arc
+    ``order[k]``)."""
     key = dst * n + src
     if np.all(key[1:] > key[:-1]):  # strictly increasing: sorted and free of duplicates
-        return src, dst
+        return src, dst, np.arange(src.size)
     order = np.argsort(key, kind="stable")
     key = key[order]
     dup = np.flatnonzero(key[1:] == key[:-1])
@@ -495,4 +504,4 @@ def _sort_unique(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, 
         raise GraphError(
             f"arc ({src[a]} -> {dst[a]}) is given twice (arcs {a} and {b}); remove the duplicate"
         )
-    return src[order], dst[order]
+    return src[order], dst[order], order

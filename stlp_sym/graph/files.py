@@ -70,6 +70,10 @@ class _Parsed:
     roles: dict[Hashable, tuple[str, str]] = field(default_factory=dict)  # id -> (role, where)
     strict_nodes: bool = False  # arcs may only use listed nodes
     name: str = ""
+    #: further columns of an edge list (one cell per arc, in file order) and of a node table
+    #: (by node id), each cell with where it came from: values named like parameters
+    arc_columns: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    node_columns: dict[str, dict[Hashable, tuple[str, str]]] = field(default_factory=dict)
 
 
 # ---- ids and roles ------------------------------------------------------------------------------
@@ -127,6 +131,11 @@ def _normalise(parsed: _Parsed) -> _Parsed:
         roles={conv(k): v for k, v in parsed.roles.items()},
         strict_nodes=parsed.strict_nodes,
         name=parsed.name,
+        arc_columns=parsed.arc_columns,
+        node_columns={
+            name: {conv(k): v for k, v in cells.items()}
+            for name, cells in parsed.node_columns.items()
+        },
     )
 
 
@@ -179,12 +188,21 @@ def _read_csv(path: Path, delimiter: str, parsed: _Parsed) -> None:
             except GraphError as exc:
                 raise GraphError(f"{where}: {exc}") from None
             if columns is not None:
+                extra = _extra_columns(row, columns)
+                parsed.arc_columns.update({name: [] for name in extra.values()})
                 continue
-            columns = [0, 1]
+            columns, extra = [0, 1], {}
         if len(row) <= max(columns):
             raise GraphError(f"{where}: expected an arc 'src{delimiter}dst', got {row}")
         parsed.arcs.append((_node_id(row[columns[0]], where), _node_id(row[columns[1]], where)))
         parsed.arc_where.append(where)
+        for k, name in extra.items():
+            parsed.arc_columns[name].append((row[k] if k < len(row) else "", where))
+
+
+def _extra_columns(header: list[str], used: list[int]) -> dict[int, str]:
+    """``{column: name}`` of a header's columns beyond the ones read for the graph itself."""
+    return {k: name for k, name in enumerate(header) if k not in used and name}
 
 
 def _read_node_table(path: Path, delimiter: str, parsed: _Parsed) -> None:
@@ -200,9 +218,13 @@ def _read_node_table(path: Path, delimiter: str, parsed: _Parsed) -> None:
                 raise GraphError(f"{where}: {exc}") from None
             if columns is None:
                 raise GraphError(f"{where}: a node table starts with the header 'node,role'")
+            extra = _extra_columns(row, columns)
+            parsed.node_columns.update({name: {} for name in extra.values()})
             continue
         node = _node_id(row[columns[0]] if len(row) > columns[0] else "", where)
         parsed.nodes.setdefault(node, where)
+        for k, name in extra.items():
+            parsed.node_columns[name][node] = (row[k] if k < len(row) else "", where)
         role = row[columns[1]] if len(row) > columns[1] else ""
         _set_role(parsed, node, _role(role, where), where)
 
@@ -453,6 +475,47 @@ def _check_size(path: Path) -> None:
         return  # reading it names the problem
     what = f"graph file {path} has {size} bytes (reading takes {READ_BYTES} bytes per byte)"
     check_memory(size * READ_BYTES, what)
+
+
+@dataclass(frozen=True)
+class GraphColumns:
+    """The further columns of a CSV/TSV graph file, as text cells with where each came from:
+    ``arcs[name]`` one cell per stored arc of the graph, ``nodes[name]`` one per node (None
+    where the node table has no row for the node)."""
+
+    arcs: dict[str, list[tuple[str, str]]]
+    nodes: dict[str, list[tuple[str, str] | None]]
+
+
+def read_graph_columns(spec: str, graph: Digraph) -> GraphColumns:
+    """The columns of the graph file of ``spec`` beyond ``src,dst`` (edge list) and
+    ``node,role`` (node table), in the order of ``graph`` (read from the same ``spec``).
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "net.csv"
+    >>> _ = path.write_text("src,dst,mask\\n1,2,0.5\\n0,1,2\\n")
+    >>> columns = read_graph_columns(str(path), read_graph(path))
+    >>> [text for text, _where in columns.arcs["mask"]]
+    ['2', '0.5']
+    """
+    text, options = _split_spec(spec.strip())
+    path = Path(text)
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        return GraphColumns({}, {})
+    parsed = _Parsed(name=path.name)
+    _read_csv(path, "," if path.suffix.lower() == ".csv" else "\t", parsed)
+    table = Path(options["nodes"]) if "nodes" in options else _companion(path)
+    if table is not None:
+        _read_node_table(table, "\t" if table.suffix.lower() == ".tsv" else ",", parsed)
+    parsed = _normalise(parsed)
+    arcs = {
+        name: [cells[k] for k in graph.given_order] for name, cells in parsed.arc_columns.items()
+    }
+    nodes = {
+        name: [cells.get(label) for label in graph.labels]
+        for name, cells in parsed.node_columns.items()
+    }
+    return GraphColumns(arcs, nodes)
 
 
 def _split_spec(spec: str) -> tuple[str, dict[str, str]]:

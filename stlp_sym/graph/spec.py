@@ -89,7 +89,8 @@ def feedforward(sizes: Sequence[int]) -> Digraph:
     dst = [np.tile(b, a.size) for a, b in pairwise(layers)]
     name = f"feedforward:{','.join(map(str, sizes))}"
     n = int(starts[-1])
-    return Digraph(n, np.concatenate(src), np.concatenate(dst), layers[0], layers[-1], name)
+    src, dst = _in_stored_order(n, np.concatenate(src), np.concatenate(dst))
+    return Digraph(n, src, dst, layers[0], layers[-1], name)
 
 
 def complete(n: int, n_inputs: int = 0, n_outputs: int = 1) -> Digraph:
@@ -106,6 +107,7 @@ def complete(n: int, n_inputs: int = 0, n_outputs: int = 1) -> Digraph:
     src = np.tile(np.arange(n - 1), n - k)
     src += src >= dst  # sources 0..n-2 shifted past the destination: every node but dst itself
     name = _spec_name("complete", [n], k, o)
+    src, dst = _in_stored_order(n, src, dst)
     return Digraph(n, src, dst, np.arange(k), np.arange(n - o, n), name=name)
 
 
@@ -128,7 +130,8 @@ def random_graph(n: int, m: int, seed: int, n_inputs: int = 0, n_outputs: int = 
     codes = np.random.default_rng(seed).choice(total, size=m, replace=False)
     src, dst = np.divmod(codes, n - k) if total else (codes, codes)
     name = _spec_name("random", [n, m, seed], k, o)
-    return Digraph(n, src, dst + k, np.arange(k), np.arange(n - o, n), name=name)
+    src, dst = _in_stored_order(n, src, dst + k)
+    return Digraph(n, src, dst, np.arange(k), np.arange(n - o, n), name=name)
 
 
 def parse_spec(spec: str) -> Digraph:
@@ -202,3 +205,10 @@ def _spec_options(spec: str, kind: str, parts: list[str], form: str) -> dict[str
             raise _spec_error(spec, f"option {key}= is given twice", form)
         options[key] = _spec_int(spec, value, form)
     return options
+
+
+def _in_stored_order(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The arcs of a generated graph sorted by ``(dst, src)``, as a digraph stores them: a
+    spec's arcs are given in that order (per-arc values follow it)."""
+    order = np.argsort(np.asarray(dst) * n + np.asarray(src), kind="stable")
+    return np.asarray(src)[order], np.asarray(dst)[order]

@@ -90,7 +90,7 @@ __all__ = [
 ]
 
 
-KINDS = ("field", "signal", "aggregate", "parameter")
+KINDS = ("field", "signal", "aggregate", "parameter", "local parameter")
 
 
 class ParseError(ActionError):
@@ -191,8 +191,9 @@ def parse_expression(
     Parameters
     ----------
     text : the expression, e.g. ``"lambda * (Dt(x) - c * (tanh(a) - x))"``.
-    names : each declared name and its kind: ``"field"``, ``"signal"``, ``"aggregate"``
-        (these become ``name(t)``) or ``"parameter"`` (a plain symbol).
+    names : each declared name and its kind: ``"field"``, ``"signal"``, ``"aggregate"``,
+        ``"local parameter"`` (a parameter on nodes or arcs; these become ``name(t)``) or
+        ``"parameter"`` (a plain symbol).
     source, line, column_offset : where the text starts (file name, 1-based line, 0-based
         column of its first character), for messages.
     where : what the expression is (e.g. ``terms.node``), for messages.

@@ -64,7 +64,9 @@ _TOP_KEYS = (
     "aggregates",
     "terms",
     "options",
+    "run",
 )
+_RUN_KEYS = ("output", "target")
 _FIELD_KEYS = ("domain", "role", "multiplier")
 _TERM_KEYS = ("node", "edge", "global")
 _OPTION_TYPES = {"flip": bool, "normalise": bool, "policy": str, "integrator": str, "cse": bool}
@@ -250,22 +252,39 @@ class _Reader:
 
     def parameters(self) -> list[Parameter]:
         parameters = []
-        for name, value in self.table("parameters").items():
-            key = ("parameters", name)
-            if isinstance(value, str):
-                line, col = self.locator.find(key)
-                where = ".".join(key)
-                value = parse_number(
-                    value, source=self.path, line=line, column_offset=col, where=where
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.error(key, f"must be a number, not {_kind(value)}")
-            if isinstance(value, int) and abs(value) > 10**300:
-                raise self.error(key, f"integer of {len(str(abs(value)))} digits is beyond 1e300")
-            if not math.isfinite(value) or abs(value) > 1e300:
-                raise self.error(key, f"{value!r} is not a finite number")
-            parameters.append(self.declare(key, Parameter, name, value))
+        for name, spec in self.table("parameters").items():
+            key, on = ("parameters", name), None
+            if isinstance(spec, dict):  # { default = 1.0, on = "node" }
+                self.check_keys(key, spec, ("default", "on"))
+                if "default" not in spec:
+                    raise self.error(key, 'write { default = 1.0, on = "node" } (default missing)')
+                on = self.string((*key, "on"), spec["on"]) if "on" in spec else None
+                key = (*key, "default")
+                spec = spec["default"]
+            value = self.number(key, spec)
+            parameters.append(self.declare(key[:2], Parameter, name, value, on))
         return parameters
+
+    def number(self, key: tuple[str, ...], value: Any) -> float:
+        """A finite number, or a string read as a constant expression."""
+        if isinstance(value, str):
+            line, col = self.locator.find(key)
+            where = ".".join(key)
+            value = parse_number(value, source=self.path, line=line, column_offset=col, where=where)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, not {_kind(value)}")
+        if isinstance(value, int) and abs(value) > 10**300:
+            raise self.error(key, f"integer of {len(str(abs(value)))} digits is beyond 1e300")
+        if not math.isfinite(value) or abs(value) > 1e300:
+            raise self.error(key, f"{value!r} is not a finite number")
+        return value
+
+    def observed(self) -> dict[str, str | None]:
+        """``[run] output = "v"`` and ``target = "y"``: what a run records and scores."""
+        table = self.table("run")
+        self.check_keys(("run",), table, _RUN_KEYS)
+        return {key: self.string(("run", key), table[key]) if key in table else None
+                for key in _RUN_KEYS}  # fmt: skip
 
     def options(self) -> Options:
         table = self.table("options")
@@ -310,8 +329,11 @@ def _kind(value: Any) -> str:
 def _names(reader: _Reader, groups: dict[str, list]) -> dict[str, str]:
     names: dict[str, str] = {}
     sections = {"field": "fields", "signal": "signals", "parameter": "parameters"}
-    for kind, items in groups.items():
+    sections["local parameter"] = "parameters"
+    for group, items in groups.items():
         for item in items:
+            # a parameter on nodes or arcs is read as name(t), like a signal (see Parameter)
+            kind = "local parameter" if getattr(item, "on", None) is not None else group
             if item.name in names:
                 other = sections.get(names[item.name], "aggregates")
                 raise reader.error(
@@ -337,6 +359,7 @@ def _culprit(message: str) -> tuple[str, ...]:
         (r"^(node|edge|global) term", lambda m: ("terms", m.group(1))),
         (r"^dissipation factor", lambda m: ("factor",)),
         (r"^aggregate '(\w+)'", lambda m: ("aggregates", m.group(1))),
+        (r"^(output|target) '", lambda m: ("run", m.group(1))),
         (r"^clamp (?:of '(\w+)'|(\w+) =)", lambda m: ("clamps", m.group(1) or m.group(2))),
     ):
         match = re.match(pattern, message)
@@ -348,7 +371,7 @@ def _culprit(message: str) -> tuple[str, ...]:
 def _build(reader: _Reader) -> tuple[Action, Options]:
     name, description = reader.header()
     fields, signals, parameters = reader.fields(), reader.signals(), reader.parameters()
-    clamps, options = reader.clamps(), reader.options()
+    clamps, options, observed = reader.clamps(), reader.options(), reader.observed()
     aggregate_names = {n: "aggregate" for n in reader.table("aggregates")}
     groups = {"field": fields, "signal": signals, "parameter": parameters}
     names = _names(reader, groups)
@@ -373,6 +396,7 @@ def _build(reader: _Reader) -> tuple[Action, Options]:
             name=name,
             description=description,
             factor=factor,
+            **observed,
         )
     except ParseError:
         raise

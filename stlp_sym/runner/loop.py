@@ -18,149 +18,71 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from ..codegen.integrators import INTEGRATORS
 from ..errors import StlpError, StlpWarning
-from ..files import atomic_stream
 from ..graph.digraph import ARC_BYTES, NODE_BYTES, Digraph, check_memory
 from ..runtime.sparse import sparse_solve
+from .checkpoint import Checkpoint
+from .monitors import (
+    Monitor,
+    Resolved,
+    base_stride,
+    input_signal,
+    observed_names,
+    resolve_all,
+)
+from .parameters import check_shape
+from .roles import observed_state
 from .tasks import Task
-
-#: A run diverges when any state exceeds this in absolute value (docs/theory.md section 2).
-DIVERGENCE = 1e6
+from .trace import DIVERGENCE, Divergence, Series, Trace, locate
 
 
-@dataclass(frozen=True)
-class Divergence:
-    """Where a run blew up: the time, the state (and its field), the node or arc, and the
-    member of a batch (None unbatched). ``index`` numbers the node (the arc, in the plan's
-    order); ``where`` names it by the graph's ids (those of its file)."""
-
-    t: float
-    state: str
-    index: int
-    value: float
-    where: str = ""
-    member: int | None = None
-
-    def __str__(self) -> str:
-        member = "" if self.member is None else f"member {self.member}: "
-        size = f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
-        if not math.isfinite(self.value):
-            size = (
-                f"value {self.value} is not finite (an overflow, a division by zero or a "
-                "function outside its domain)"
-            )
-        where = self.where or f"{self.state}[{self.index}]"
-        return f"diverged at t = {self.t:.4g}: {member}{where}: {size}"
+def _batch_lead(module: ModuleType, state: dict) -> tuple:
+    """The member axes of ``state``: a node or arc state's shape but its last axis (a global
+    state's whole shape when there is nothing else)."""
+    for name, value in state.items():
+        if module.STATES[name]["domain"] != "global":
+            return value.shape[:-1]
+    return np.shape(next(iter(state.values())))
 
 
-def _locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:
-    """``field w (state w_d1) on arc 3 -> 1`` or ``field x on node 'hub'`` (``index`` in the
-    plan's arc order), nodes named by the graph's ids (a graph file's own ids)."""
-    info = module.STATES[state]
-    name = info["field"] if info["field"] == state else f"{info['field']} (state {state})"
-    if info["domain"] == "edge":
-        ends = (_node_id(graph, plan["src"][index]), _node_id(graph, plan["dst"][index]))
-        return f"field {name} on arc {ends[0]} -> {ends[1]}"
-    return f"field {name} on node {_node_id(graph, index)}"
-
-
-def _node_id(graph: Digraph, node: int) -> str:
-    """The id of node number ``node`` as the graph file spells it (quoted when a string)."""
-    label = graph.labels[int(node)]
-    return repr(label) if isinstance(label, str) else str(label)
-
-
-@dataclass
-class Trace:
-    """What a run recorded, every ``record_every`` steps.
-
-    ``output`` and ``reference`` have one column per output node; ``lagrangian`` and
-    ``hamiltonian`` are ``L/phi`` and ``H/phi`` for normalised modules; ``state`` is the last
-    state that did not diverge. A batch (``run(..., seed=[...])``) has a member axis after
-    time in every array (``output`` is ``(records, B, outputs)``) and in ``state``.
-    """
-
-    t: np.ndarray
-    output: np.ndarray
-    reference: np.ndarray
-    lagrangian: np.ndarray
-    hamiltonian: np.ndarray
-    weight_norm: np.ndarray
-    state: dict[str, np.ndarray]
-    seconds_per_step: float
-    diverged: Divergence | None = None
-    meta: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def members(self) -> int | None:
-        """The number of members of a batch, None for a single run."""
-        return None if self.lagrangian.ndim == 1 else self.lagrangian.shape[1]
-
-    def score(self, fraction: float = 0.2) -> float | np.ndarray:
-        """Mean of ``(x_o - z)^2 / var(z)`` over the last ``fraction`` of the horizon: a float,
-        or one per member of a batch (``inf`` for a run, or the member, that diverged; a
-        batch stops at its first divergence, so the others are scored up to there)."""
-        if self.members is None:
-            if self.diverged is not None or len(self.t) < 2:
-                return math.inf
-            return _score(self.t, self.output, self.reference, fraction)
-        scores = np.array(
-            [
-                _score(self.t, self.output[:, b], self.reference[:, b], fraction)
-                if len(self.t) >= 2
-                else math.inf
-                for b in range(self.members)
-            ]
-        )
-        if self.diverged is not None:
-            scores[self.diverged.member] = math.inf
-        return scores
-
-    def save(self, path: Path) -> None:
-        """Write the trace to ``path`` (.npz), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            "t": self.t,
-            "output": self.output,
-            "reference": self.reference,
-            "lagrangian": self.lagrangian,
-            "hamiltonian": self.hamiltonian,
-            "weight_norm": self.weight_norm,
-            **{f"state_{name}": value for name, value in self.state.items()},
-            "diverged": np.array(str(self.diverged or "")),
-        }
-        with atomic_stream(path, binary=True) as stream:
-            np.savez_compressed(stream, **arrays)
-
-
-def _score(t: np.ndarray, output: np.ndarray, reference: np.ndarray, fraction: float) -> float:
-    window = t >= t[-1] * (1 - fraction)
-    error = np.mean((output[window] - reference[window]) ** 2)
-    variance = np.var(reference[window])
-    return float(error / variance) if variance > 0 else float(error)
-
-
-def check_params(module: ModuleType, params: dict[str, float], dt: float) -> dict[str, float]:
+def check_params(
+    module: ModuleType,
+    params: dict[str, float],
+    dt: float,
+    graph: Digraph | None = None,
+    members: int | None = None,
+) -> dict[str, float]:
     """Reject unknown, non-finite or absurd values; warn when the step is unstable. A value
-    may be one per member of a batch (a sequence)."""
+    may be one per member of a batch (a sequence) and, for a parameter on nodes or arcs, one
+    per node or arc of ``graph`` (:mod:`stlp_sym.runner.parameters`)."""
     for name, value in params.items():
         if name not in module.PARAMS:
             raise StlpError(f"unknown parameter {name!r}; this model has {sorted(module.PARAMS)}")
-        values = np.asarray(value, dtype=float)
-        if values.ndim > 1 or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
-            raise StlpError(f"parameter {name} = {value!r} is not a usable finite number")
+        try:
+            values = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise StlpError(f"parameter {name!r}: {value!r} is not a number or array") from None
+        if not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e12):
+            shown = repr(value) if values.ndim == 0 else f"an array with {_bad(values)}"
+            raise StlpError(f"parameter {name} = {shown} is not a usable finite number")
+        if graph is not None:
+            check_shape(module, name, values, graph.n, graph.n_arcs, members)
     if not (math.isfinite(dt) and dt > 0):
         raise StlpError(f"time step dt = {dt!r} must be a positive finite number")
     merged = {**module.PARAMS, **params}
     warn_if_unstable(module, merged, dt)
     return merged
+
+
+def _bad(values: np.ndarray) -> str:
+    """The first entry of ``values`` that is not finite or beyond 1e12, as text."""
+    index = np.flatnonzero(~np.isfinite(values) | (np.abs(np.nan_to_num(values)) > 1e12))[0]
+    return f"{values.reshape(-1)[index]} at entry {index}"
 
 
 def warn_if_unstable(module: ModuleType, params: dict[str, float], dt: float) -> None:
@@ -245,6 +167,11 @@ def _progress(total: int, enabled: bool):
 #: At most this many steps a chunk of ``run_steps`` (and this many bytes of signal table).
 CHUNK_STEPS = 100_000
 TABLE_BYTES = 64 * 2**20
+#: ... and at most this much work, in node and arc updates (steps times ``n + |A|``, plus
+#: :data:`STEP_OVERHEAD` a step for the Python around it): a chunk's time is bounded, so that
+#: Ctrl-C, which is honoured between chunks, stops a run soon on any graph.
+CHUNK_WORK = 2**24
+STEP_OVERHEAD = 2000
 
 
 def stage_divisor(module: ModuleType) -> int:
@@ -286,44 +213,152 @@ def tabulate(task: Task, times: np.ndarray, n: int, fallback: list[bool]) -> dic
     return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
 
 
-def _chunk_steps(stride: int, per: int, n: int, signals: int) -> int:
-    """Steps a chunk: a multiple of ``stride``, with a table of at most :data:`TABLE_BYTES`."""
+def _chunk_steps(stride: int, per: int, n: int, signals: int, arcs: int = 0) -> int:
+    """Steps a chunk: a multiple of ``stride``, with a table of at most :data:`TABLE_BYTES`
+    and at most :data:`CHUNK_WORK` updates (from the sizes only, so that chunks, and hence a
+    resumed run's numbers, do not depend on the machine's speed)."""
     fit = TABLE_BYTES // (8 * per * max(1, n) * max(1, signals))
-    return stride * max(1, min(CHUNK_STEPS, fit) // stride)
+    work = CHUNK_WORK // (per * (n + arcs + STEP_OVERHEAD))
+    return stride * max(1, min(CHUNK_STEPS, fit, work) // stride)
 
 
-def _new_record(
-    module: ModuleType, state: dict, outputs: np.ndarray, rows: int, stride: int
-) -> dict:
-    lead = next(iter(state.values())).shape[:-1]
-    observed = "x" if "x" in state else None
-    weights = [
-        name
-        for name, info in module.STATES.items()
-        if info["domain"] == "edge" and info["order"] == 0
-    ]
-    per_row = (rows, *lead)
+def _chunk_end(done: int, steps: int, chunk: int, checkpoint_every: int | None) -> int:
+    """The step at which the chunk starting at ``done`` ends: the next multiple of ``chunk``
+    or of ``checkpoint_every``, or ``steps``. Boundaries on this fixed grid make a resumed run
+    take the same chunks, hence the same numbers, as a run never stopped."""
+    end = min(steps, (done // chunk + 1) * chunk)
+    if checkpoint_every:
+        end = min(end, (done // checkpoint_every + 1) * checkpoint_every)
+    return end
+
+
+@dataclass
+class _Recorder:
+    """The monitors of a run, and their records gathered chunk by chunk."""
+
+    monitors: list[Resolved]
+    stride: int
+    lead: tuple[int, ...]
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+    def record(self, done: int, count: int, final: bool, state: dict) -> dict:
+        """The run loop's ``record`` for the chunk of ``count`` steps after ``done``."""
+        entries = [m.entry(count // m.every + 2, self.lead, self.stride) for m in self.monitors]
+        return {
+            "stride": self.stride,
+            "start": done == 0,
+            "final": final,
+            "row": done // self.stride + (0 if done == 0 else 1),
+            "limit": DIVERGENCE,
+            "monitors": entries,
+            "good": {name: value.copy() for name, value in state.items()},
+            "diverged": None,
+        }
+
+    def keep(self, record: dict) -> None:
+        """Keep the rows a chunk wrote."""
+        for monitor, entry in zip(self.monitors, record["monitors"], strict=True):
+            count = entry["count"]
+            self.parts.setdefault(monitor.name, []).append(
+                (entry["t"][:count].copy(), entry["values"][:count].copy())
+            )
+
+    def gathered(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each monitor's ``(t, values)`` so far."""
+        out = {}
+        for monitor in self.monitors:
+            parts = self.parts.get(monitor.name) or [
+                (np.zeros(0), monitor.entry(0, self.lead, self.stride)["values"])
+            ]
+            out[monitor.name] = tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+        return out
+
+    def series(self) -> dict[str, Series]:
+        """The :class:`~stlp_sym.runner.trace.Series` of every monitor."""
+        gathered = self.gathered()
+        return {
+            m.name: Series(*gathered[m.name], m.spec, m.every, m.dim, m.labels)
+            for m in self.monitors
+        }
+
+
+def provenance(
+    module: ModuleType, graph: Digraph, params: dict, dt: float, seed: object
+) -> dict[str, object]:
+    """What a trace records of how it was made: model, options, cache key, graph, parameters,
+    ``dt``, seed and versions (the module's own, as generated, and NumPy's at run time)."""
+    arcs = [[graph.labels[s], graph.labels[d]] for s, d in zip(graph.src, graph.dst, strict=True)]
     return {
-        "stride": stride,
-        "start": False,
-        "final": False,
-        "nodes": outputs,
-        "state": observed,
-        "signal": "z",
-        "weights": weights,
-        "limit": DIVERGENCE,
-        "rows": {
-            "t": np.zeros(rows),
-            "output": np.zeros((*per_row, outputs.size)),
-            "reference": np.zeros((*per_row, outputs.size)),
-            "lagrangian": np.full(per_row, np.nan),
-            "hamiltonian": np.full(per_row, np.nan),
-            "weight_norm": np.zeros(per_row),
+        "model": getattr(module, "MODEL_NAME", ""),
+        "options": dict(module.OPTIONS),
+        "cache_key": getattr(module, "_KEY", ""),
+        "graph": {
+            "name": graph.name,
+            "n": graph.n,
+            "labels": list(graph.labels),
+            "arcs": arcs,
+            "inputs": np.flatnonzero(graph.inputs).tolist(),
+            "outputs": np.flatnonzero(graph.outputs).tolist(),
         },
-        "count": 0,
-        "good": {name: value.copy() for name, value in state.items()},
-        "diverged": None,
+        "params": {k: np.asarray(v).tolist() for k, v in params.items()},
+        "dt": dt,
+        "seed": seed,
+        "versions": {**getattr(module, "VERSIONS", {}), "numpy": np.__version__},
     }
+
+
+def roles(module: ModuleType, graph: Digraph) -> dict[str, object]:
+    """What a trace's figures name: the observed output field and target signal, the input
+    signal, and the graph's ids of the input and output nodes."""
+    output, target = observed_names(module)
+    return {
+        "observed": {"output": output, "target": target},
+        "input_signal": input_signal(module),
+        "input_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.inputs)],
+        "output_nodes": [str(graph.labels[k]) for k in np.flatnonzero(graph.outputs)],
+    }
+
+
+def _frozen(module: ModuleType, freeze: Sequence[str]) -> list[str]:
+    """The states held fixed: every state of a frozen field, or a state named directly."""
+    states = []
+    for name in freeze:
+        chain = [s for s, info in module.STATES.items() if info["field"] == name]
+        if not chain and name not in module.STATES:
+            fields = sorted({info["field"] for info in module.STATES.values()})
+            raise StlpError(
+                f"--freeze {name!r}: not a field or state of this model; its fields: "
+                f"{', '.join(fields)}"
+            )
+        states += chain or [name]
+    return states
+
+
+def _start_state(module: ModuleType, plan: dict, params: dict, seed, given) -> dict:
+    """``init``'s state, or a copy of ``given`` checked against it (names and shapes)."""
+    state = module.init(plan, params, seed)
+    if given is None:
+        return state
+    if set(given) != set(state):
+        raise StlpError(
+            f"state= has the entries {sorted(given)}; this model and graph need {sorted(state)}"
+        )
+    for name, value in state.items():
+        if np.shape(given[name]) != value.shape:
+            raise StlpError(
+                f"state[{name!r}] has shape {np.shape(given[name])}; expected {value.shape}"
+            )
+    return {name: np.array(given[name], dtype=float) for name in state}
+
+
+def _check_signals(module: ModuleType, task: Task, given: dict) -> None:
+    missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
+    if missing:
+        raise StlpError(
+            f"the model reads the signal(s) {missing}, which task {task.name!r} does not "
+            f"provide (it gives {sorted(given)}); a derivative NAME_dK is needed where the "
+            "equations differentiate a signal: give signals(t) that provide it"
+        )
 
 
 def run(
@@ -337,79 +372,158 @@ def run(
     seed: int | Sequence[int] = 0,
     record_every: float = 0.05,
     progress: bool = True,
+    monitor: Sequence[str | Monitor] = (),
+    freeze: Sequence[str] = (),
+    state: dict[str, np.ndarray] | None = None,
+    checkpoint_every: int | None = None,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    resume: Checkpoint | None = None,
 ) -> Trace:
     """Integrate ``module`` on ``graph`` driven by ``task`` from ``t = 0``.
 
-    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` or a plain ``signals(t)`` callable returning
-    node arrays such as ``{"u": ..., "z": ...}``; the signals are tabulated a chunk of steps at a
-    time (a plain callable is called with ``t`` of shape ``(K, 1)`` and must broadcast to
-    ``(K, n)``) and the module's ``run_steps`` takes the chunk. Stops early, keeping the last
-    good state, when a state exceeds :data:`DIVERGENCE`. A sequence of seeds runs a batch (a
-    parameter may then be one value per member): the trace has a member axis after time.
+    ``task`` is a :class:`~stlp_sym.runner.tasks.Task` (a built-in task speaks in roles, given
+    to the module under its own signal names) or a plain ``signals(t)`` callable returning node
+    arrays keyed by the module's signal names, such as ``{"u": ..., "z": ...}``; the signals
+    are tabulated a chunk of steps at a time (a plain callable is called with ``t`` of shape
+    ``(K, 1)`` and must broadcast to ``(K, n)``) and the module's ``run_steps`` takes the
+    chunk. Stops early, keeping the last good state, when a state exceeds
+    :data:`DIVERGENCE`. A sequence of seeds runs a batch (a parameter may then be one value
+    per member): the trace has a member axis after time. The module's ``OBSERVED`` output
+    field and target signal are recorded on the output nodes and scored.
+
+    ``monitor`` adds monitors (:mod:`~stlp_sym.runner.monitors`, e.g. ``"w@2->1"``,
+    ``"L@nodes"``, ``"x:every=10"``) to the default ones (outputs, targets, ``L``, ``H``, the
+    weights' norm, every ``record_every``); ``freeze`` names fields (or states) whose states no
+    step changes; ``state`` replaces the initial state (``init``'s, whose names and shapes it
+    must have). Every ``checkpoint_every`` steps (rounded up to the record interval)
+    ``on_checkpoint`` receives a :class:`~stlp_sym.runner.checkpoint.Checkpoint`;
+    ``run(..., resume=checkpoint)`` continues it, bit for bit. ``stop()`` is asked between two
+    chunks; when it says True the run ends there (``trace.interrupted``).
     """
     if not isinstance(task, Task):
         task = Task("signals", task)
-    params = check_params(module, dict(params or {}), dt)
+    task = task.for_module(module)
+    observed_state(module)  # an output without a state is refused before the run
+    seed = _checked_seeds(seed, graph)
+    members = len(seed) if isinstance(seed, list) else None
+    params = check_params(module, dict(params or {}), dt, graph, members)
     if hasattr(module, "set_solver"):  # the exact policy: one sparse solve per step
         module.set_solver(sparse_solve)
     steps = run_length(task, horizon, steps, dt)
+    task.check_horizon(steps * dt)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
-    seed = _checked_seeds(seed, graph)
-    state = module.init(plan, params, seed)
-    stride = max(1, _steps_of(record_every, dt, "record_every"))
-    outputs = np.flatnonzero(graph.outputs)
-    per, fallback = stage_divisor(module), [False]
-    first = tabulate(task, np.zeros(1), graph.n, fallback)
-    given = {name: value[0] for name, value in first.items()}
-    missing = [key for key in getattr(module, "SIGNAL_KEYS", ()) if key not in given]
-    if missing:
-        raise StlpError(
-            f"the model reads the signal(s) {missing}, which task {task.name!r} does not "
-            f"provide (it gives {sorted(given)}); a derivative NAME_dK is needed where the "
-            "equations differentiate a signal: give signals(t) that provide it"
-        )
-    module.clamp(0.0, state, plan, given)
-    chunk = _chunk_steps(stride, per, graph.n, len(first))
-    table = (chunk * per + 1) * graph.n * max(1, len(first)) * 8
-    check_memory(table, f"dt = {dt:g}: the signals between two records ({record_every:g} apart)")
-    parts, done, record = [], 0, None
-    start = time.perf_counter()
-    # a kernel's overflow or 0/0 is reported as the divergence it causes (a state that is not
-    # finite, with its time, field and node), not as NumPy warnings
-    quiet = np.errstate(divide="ignore", over="ignore", invalid="ignore")
-    with _progress(steps, progress) as bar, quiet:
-        while done < steps or done == 0:
-            count = min(chunk, steps - done)
-            t0 = done * dt
-            times = t0 + np.arange(count * per + 1) * (dt / per)
-            table = {"per_step": per, "signals": tabulate(task, times, graph.n, fallback)}
-            record = _new_record(module, state, outputs, count // stride + 2, stride)
-            record.update(start=done == 0, final=done + count == steps)
-            taken = module.run_steps(t0, dt, count, state, plan, params, table, record)
-            parts.append({name: rows[: record["count"]] for name, rows in record["rows"].items()})
-            done += taken
-            bar.update(taken)
-            if record["diverged"] is not None or count == 0:
-                break
-    elapsed = (time.perf_counter() - start) / max(1, done)
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    diverged = None
-    if record["diverged"] is not None:
-        found = record["diverged"]
-        where = _locate(module, graph, plan, found["state"], found["index"])
-        diverged = Divergence(
-            found["t"], found["state"], found["index"], found["value"], where, found["member"]
-        )
-    # a chunk starts at a record point, so its ``good`` starts as the last recorded state
-    good = record["good"] if diverged else state
-    return Trace(
-        columns["t"],
-        columns["output"],
-        columns["reference"],
-        columns["lagrangian"],
-        columns["hamiltonian"],
-        columns["weight_norm"],
-        good,
-        elapsed,
-        diverged,
+    plan["frozen"] = _frozen(module, freeze)
+    state = _start_state(module, plan, params, seed, resume.state if resume else state)
+    monitors = resolve_all(
+        list(monitor), module, graph, plan, max(1, _steps_of(record_every, dt, "record_every"))
     )
+    session = _Session(
+        module, graph, task, plan, params, state, dt,
+        steps,
+        _Recorder(monitors, base_stride(monitors), _batch_lead(module, state)),
+    )  # fmt: skip
+    session.start(checkpoint_every, resume)
+    table = (session.chunk * session.per + 1) * graph.n * max(1, len(session.first)) * 8
+    check_memory(table, f"dt = {dt:g}: the signals between two records ({record_every:g} apart)")
+    record, interrupted = session.loop(progress, stop, on_checkpoint)
+    diverged = _divergence(module, graph, plan, record)
+    # a chunk starts at a record point, so its ``good`` starts as the last recorded state
+    return Trace(
+        session.recorder.series(),
+        record["good"] if diverged else state,
+        session.seconds / max(1, session.done - (resume.steps if resume else 0)),
+        diverged,
+        meta={**provenance(module, graph, params, dt, seed), **roles(module, graph)},
+        steps=session.done,
+        interrupted=interrupted,
+        members=len(seed) if isinstance(seed, list) else None,
+    )
+
+
+def _divergence(module: ModuleType, graph: Digraph, plan: dict, record) -> Divergence | None:
+    """Where the run diverged, from the last chunk's ``record`` (None: it did not)."""
+    if record is None or record["diverged"] is None:
+        return None
+    found = record["diverged"]
+    where = locate(module, graph, plan, found["state"], found["index"])
+    return Divergence(
+        found["t"], found["state"], found["index"], found["value"], where, found["member"]
+    )
+
+
+@dataclass
+class _Session:
+    """A run under way: what it integrates, where it stands (``done`` steps, ``seconds``)."""
+
+    module: ModuleType
+    graph: Digraph
+    task: Task
+    plan: dict
+    params: dict
+    state: dict
+    dt: float
+    steps: int
+    recorder: _Recorder
+    done: int = 0
+    seconds: float = 0.0
+    per: int = 1
+    chunk: int = 1
+    checkpoint_every: int | None = None
+    fallback: list = field(default_factory=lambda: [False])
+    first: dict = field(default_factory=dict)
+
+    def start(self, checkpoint_every: int | None, resume: Checkpoint | None) -> None:
+        """Check the signals, clamp the start state, size the chunks; continue ``resume``."""
+        stride, graph = self.recorder.stride, self.graph
+        if checkpoint_every:  # rounded up to a record point
+            self.checkpoint_every = -(-int(checkpoint_every) // stride) * stride
+        self.per = stage_divisor(self.module)
+        first = self.first = tabulate(self.task, np.zeros(1), graph.n, self.fallback)
+        given = {name: value[0] for name, value in first.items()}
+        _check_signals(self.module, self.task, given)
+        self.module.clamp(0.0, self.state, self.plan, given)
+        self.chunk = _chunk_steps(stride, self.per, graph.n, len(first), graph.n_arcs)
+        if resume is not None:
+            self.done, self.seconds = resume.steps, resume.seconds
+            self.recorder.parts = {name: [part] for name, part in resume.series.items()}
+
+    def advance(self) -> tuple[dict, int]:
+        """Run the next chunk; returns its ``record`` and the steps it was to take."""
+        end = _chunk_end(self.done, self.steps, self.chunk, self.checkpoint_every)
+        done, per, count, start = self.done, self.per, end - self.done, time.perf_counter()
+        times = (done * per + np.arange(count * per + 1)) * (self.dt / per)
+        table = {
+            "per_step": per,
+            "signals": tabulate(self.task, times, self.graph.n, self.fallback),
+        }
+        record = self.recorder.record(done, count, end == self.steps, self.state)
+        taken = self.module.run_steps(
+            done * self.dt, self.dt, count, self.state, self.plan, self.params, table, record
+        )
+        self.seconds += time.perf_counter() - start  # the signals' tabulation included
+        self.recorder.keep(record)
+        self.done += taken
+        return record, count
+
+    def loop(self, progress: bool, stop, on_checkpoint) -> tuple[dict | None, bool]:
+        """Chunks to the end, a divergence or ``stop()``; returns the last chunk's record and
+        whether ``stop()`` ended the run."""
+        record, every = None, self.checkpoint_every
+        # a kernel's overflow or 0/0 is reported as the divergence it causes (a state that is
+        # not finite, with its time, field and node), not as NumPy warnings
+        quiet = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+        with _progress(self.steps - self.done, progress) as bar, quiet:
+            while self.done < self.steps or (self.done == 0 and record is None):
+                if stop is not None and record is not None and stop():
+                    return record, True
+                before = self.done
+                record, count = self.advance()
+                bar.update(self.done - before)
+                if record["diverged"] is not None or count == 0:
+                    break
+                if on_checkpoint and every and self.done % every == 0 and self.done < self.steps:
+                    on_checkpoint(
+                        Checkpoint(self.done, self.state, self.recorder.gathered(), self.seconds)
+                    )
+        return record, False

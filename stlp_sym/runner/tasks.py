@@ -1,31 +1,37 @@
 """Tasks: the signals a run is driven by (docs/theory.md section 6).
 
-A task turns a graph into ``signals(t) -> {"u": ..., "z": ...}`` (node arrays: ``u`` on the
-inputs, ``z`` on the outputs) and says which part of the run is scored.
+A task turns a graph into ``signals(t) -> {"input": ..., "target": ...}`` (node arrays: the
+input on the input nodes, the target on the output nodes, keyed by role; the runner gives them
+to a module under its own signal names, :mod:`stlp_sym.runner.roles`) and says which part of the
+run is scored.
 
-- ``tracking-sine``: ``u = cos t`` on every input, ``z = sin t`` on every output, horizon 100.
+- ``tracking-sine``: input ``cos t`` on every input, target ``sin t`` on every output, horizon 100.
 - ``tracking-piecewise``: the "highly unpredictable" signal of the paper: seeded intervals of
-  cosines (random amplitude, frequency, phase) and constants, patched together; ``u = cos t``.
-- a CSV file with a header ``t,z`` (and optionally ``u``): linearly interpolated in ``t``.
+  cosines (random amplitude, frequency, phase) and constants, patched together; input ``cos t``.
+- a CSV file (:mod:`~stlp_sym.runner.signalfile`): columns ``t``, ``z`` or ``z[NODE]`` (the
+  target), and optionally ``u`` or ``u[NODE]`` (the input; ``cos t`` on the inputs it leaves
+  out), interpolated linearly in ``t``; its horizon is the data's end.
 
 >>> from stlp_sym.graph.digraph import Digraph
 >>> task = make_task("tracking-sine", Digraph.from_spec("complete:3:in=1"))
->>> task.signals(0.0)["u"].tolist(), task.horizon
+>>> task.signals(0.0)["input"].tolist(), task.horizon
 ([1.0, 0.0, 0.0], 100.0)
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from ..errors import StlpError
 from ..graph.digraph import Digraph
+from .roles import INPUT, TARGET, in_module_names
+from .signalfile import read_signal_file
 
 Signals = Callable[[float], dict[str, np.ndarray]]
 #: ``table(times)``: the signals at each of ``K`` times, arrays of shape ``(K, n)``
@@ -37,10 +43,12 @@ TASKS: tuple[str, ...] = ("tracking-sine", "tracking-piecewise")
 class Task:
     """Signals on a graph, a default horizon and the scored fraction at the end of a run.
 
-    ``signals(t)`` returns node arrays (``u`` on the inputs, ``z`` on the outputs, and any
-    derivatives ``u_d1``, ... it knows); a plain callable can be wrapped as
-    ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given, returns the same
-    signals at many times at once, ``(K, n)`` arrays (the runner tabulates a chunk of steps).
+    ``signals(t)`` returns node arrays keyed by the module's signal names (``u``, ``z``, and
+    any derivatives ``u_d1``, ... it knows), or, with ``roles=True``, keyed by role
+    (``input``, ``target``, ``input_d1``, ...: :mod:`stlp_sym.runner.roles`); a plain callable
+    can be wrapped as ``Task("mine", signals, horizon=50.0)``. ``table(times)``, when given,
+    returns the same signals at many times at once, ``(K, n)`` arrays (the runner tabulates a
+    chunk of steps).
     """
 
     name: str
@@ -48,8 +56,33 @@ class Task:
     horizon: float = 100.0
     score_fraction: float = 0.2
     table: Table | None = None
+    #: whether the signals are keyed by role (``input``, ``target``) rather than by name
+    roles: bool = False
     #: Whether the signals depend on the seed (runs of different seeds cannot share them).
     seeded: bool = False
+    #: where the signals come from (a file), for messages
+    source: str = ""
+    #: the last time the signals are known at (None: at all times)
+    data_end: float | None = None
+    #: past ``data_end``, hold the last values instead of refusing the run
+    hold_last: bool = False
+
+    def check_horizon(self, horizon: float) -> None:
+        """Refuse a run past the end of the data (unless ``hold_last``): an error naming the
+        source, before the run starts."""
+        if self.data_end is None or self.hold_last:
+            return
+        if horizon > self.data_end + 1e-9 * max(1.0, abs(self.data_end)):
+            raise StlpError(
+                f"{self.source}: the data end at t = {self.data_end:g}, before the horizon "
+                f"t = {horizon:g}: give a shorter --horizon or --steps, or --hold-last to hold "
+                "the last values"
+            )
+
+    def for_module(self, module: ModuleType) -> Task:
+        """This task giving its signals by ``module``'s signal names (to call ``module.step``
+        with ``task.for_module(module).signals`` directly)."""
+        return in_module_names(self, module)
 
 
 def _node_signals(
@@ -64,13 +97,13 @@ def _node_signals(
     inputs' accelerations to them).
     """
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
-    values = {name: np.zeros(graph.n) for name in (*on_inputs, "z")}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    values = {name: np.zeros(graph.n) for name in (*on_inputs, TARGET)}
 
     def signals(t: float) -> dict[str, np.ndarray]:
         for name, f in on_inputs.items():
             values[name][inputs] = f(t)
-        values["z"][outputs] = z(t)
+        values[TARGET][outputs] = z(t)
         return values
 
     return signals
@@ -85,14 +118,14 @@ def _node_table(
     """``table(times)`` of the same signals as :func:`_node_signals`, with vectorised ``u``,
     ``z`` and derivatives: ``(K, n)`` arrays, zero off the inputs (outputs for ``z``)."""
     inputs, outputs = graph.inputs.copy(), graph.outputs.copy()
-    on_inputs = {"u": u, **{f"u_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
+    on_inputs = {INPUT: u, **{f"{INPUT}_d{k + 1}": f for k, f in enumerate(u_derivatives)}}
 
     def table(times: np.ndarray) -> dict[str, np.ndarray]:
         times = np.asarray(times, dtype=float).reshape(-1, 1)
         values = {}
         for name, f in on_inputs.items():
             values[name] = np.where(inputs, f(times), 0.0)
-        values["z"] = np.where(outputs, z(times), 0.0)
+        values[TARGET] = np.where(outputs, z(times), 0.0)
         return values
 
     return table
@@ -128,57 +161,58 @@ def piecewise_reference(seed: int, horizon: float) -> Callable[[float], float]:
     return reference
 
 
-def csv_reference(path: Path) -> tuple[Callable[[float], float], Callable[[float], float] | None]:
-    """``z(t)`` (and ``u(t)`` if present) from a CSV file with a header ``t,z[,u]``."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except OSError as error:
-        raise StlpError(f"cannot read signal file {path}: {error}") from error
-    if not rows or "t" not in rows[0] or "z" not in rows[0]:
-        raise StlpError(f"{path}: the first line must be a header with columns t and z (and u)")
-    header = [h.strip() for h in rows[0]]
-    columns: dict[str, list[float]] = {name: [] for name in header}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise StlpError(f"{path}, line {line}: expected {len(header)} values, got {len(row)}")
-        for name, text in zip(header, row, strict=True):
-            try:
-                value = float(text)
-            except ValueError:
-                raise StlpError(f"{path}, line {line}: {text!r} is not a number") from None
-            if not math.isfinite(value):
-                raise StlpError(f"{path}, line {line}: {name} = {text} is not finite")
-            columns[name].append(value)
-    times = np.array(columns["t"])
-    if times.size < 2 or np.any(np.diff(times) <= 0):
-        raise StlpError(f"{path}: column t must have at least two strictly increasing values")
+def file_task(path: str | Path, graph: Digraph, hold_last: bool = False) -> Task:
+    """The task of a CSV signal file (:func:`~stlp_sym.runner.signalfile.read_signal_file`):
+    its horizon is the data's end; inputs without a ``u`` column get ``u = cos t``."""
+    data = read_signal_file(path, graph)
+    undriven = graph.inputs.copy()
+    undriven[list(data.columns.get("u", {}))] = False
 
-    def column(name: str) -> Callable[[float], float]:
-        values = np.array(columns[name])
-        return lambda t: np.interp(t, times, values)
+    def table(times: np.ndarray) -> dict[str, np.ndarray]:
+        values = data.at(times)
+        u = values.setdefault("u", np.zeros_like(values["z"]))
+        u[:, undriven] = np.cos(np.reshape(times, (-1, 1)))
+        return {INPUT: u, TARGET: values["z"]}
 
-    return column("z"), (column("u") if "u" in columns else None)
+    def signals(t):
+        values = table(np.asarray(t))
+        return {name: v[0] for name, v in values.items()} if np.ndim(t) == 0 else values
+
+    end = data.end
+    return Task(
+        "csv",
+        signals,
+        end,
+        table=table,
+        roles=True,
+        source=str(path),
+        data_end=end,
+        hold_last=hold_last,
+    )
 
 
-def make_task(name: str, graph: Digraph, seed: int = 0, signal_file: Path | None = None) -> Task:
-    """The task ``name`` on ``graph`` (``signal_file`` replaces the reference signal)."""
+def make_task(
+    name: str,
+    graph: Digraph,
+    seed: int = 0,
+    signal_file: str | Path | None = None,
+    hold_last: bool = False,
+) -> Task:
+    """The task ``name`` on ``graph``; a ``signal_file`` replaces it (:func:`file_task`)."""
     if not graph.outputs.any():
         raise StlpError(
             f"task {name!r} needs output nodes, and graph {graph.name!r} has none: "
             "add ':out=K' to the graph spec"
         )
     if signal_file is not None:
-        reference, u = csv_reference(Path(signal_file))
-        signals = _node_signals(graph, u or math.cos, reference)
-        return Task("csv", signals, 100.0, table=_node_table(graph, u or np.cos, reference))
+        return file_task(signal_file, graph, hold_last)
     if name == "tracking-sine":
         signals = _node_signals(graph, math.cos, math.sin, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, np.sin, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 100.0, table=table)
+        return Task(name, signals, 100.0, table=table, roles=True)
     if name == "tracking-piecewise":
         reference = piecewise_reference(seed, 200.0)
         signals = _node_signals(graph, math.cos, reference, _COS_DERIVATIVES)
         table = _node_table(graph, np.cos, reference, _NP_COS_DERIVATIVES)
-        return Task(name, signals, 200.0, table=table, seeded=True)
+        return Task(name, signals, 200.0, table=table, seeded=True, roles=True)
     raise StlpError(f"unknown task {name!r}; tasks: {', '.join(TASKS)} (or --signal FILE.csv)")

@@ -13,8 +13,8 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
-from .loop import record_row, table_row
-from .params import merged_params
+from .loop import divergence_site, record_row, run_steps_loop, table_row
+from .params import model_params
 
 
 def batch_rows(lead) -> int:
@@ -34,6 +34,15 @@ def as_rows(value, rows, size) -> np.ndarray:
     if value.shape == (rows, size) and value.flags.c_contiguous:
         return value
     return np.ascontiguousarray(np.broadcast_to(value, (rows, size)))
+
+
+def global_rows(value, rows) -> np.ndarray:
+    """A global value (``()`` unbatched, ``(B,)`` for a batch) as a ``(rows, 1)`` column, a
+    view of it when it has one value per row (a state updated in place stays one)."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.size == rows and value.flags.c_contiguous:
+        return value.reshape(rows, 1)
+    return np.ascontiguousarray(np.broadcast_to(value.reshape(-1, 1), (rows, 1)))
 
 
 def signal_rows(value, rows) -> np.ndarray:
@@ -106,8 +115,11 @@ def live_rows(plan, name) -> np.ndarray:
 def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
     """``run_steps`` with the steps between two records in one compiled call
     (``model["chunk"]``): Python runs only at record points."""
-    p = merged_params(params, model["params"])
+    if plan.get("frozen"):  # the compiled loop knows no frozen states: step by step
+        return run_steps_loop(t0, dt, steps, state, plan, params, table, record, model)
+    p = model_params(params, plan, model)
     per, stride, info = table["per_step"], record["stride"], np.zeros(5)
+    record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
     done = 0
@@ -116,17 +128,12 @@ def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model)
         taken = model["chunk"](t0, dt, done, count, state, plan, p, table, record["limit"], info)
         if info[4] > 0:
             name = list(state)[int(info[1])]
-            size = state[name].shape[-1]
-            record["diverged"] = {
-                "t": float(info[0]),
-                "state": name,
-                "member": int(info[2]) // size if state[name].ndim > 1 else None,
-                "index": int(info[2]) % size,
-                "value": float(info[3]),
-            }
+            site = divergence_site(float(info[0]), state, name, int(info[2]), float(info[3]), model)
+            record["diverged"] = site
             return done + taken
         done += count
-        if done % stride == 0 or (record["final"] and done == steps):
+        record["closing"] = record["final"] and done == steps
+        if done % stride == 0 or record["closing"]:
             t = t0 + done * dt
             record_row(t, state, plan, params, table_row(table, done * per), record, model)
     return steps

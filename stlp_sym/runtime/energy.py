@@ -7,8 +7,8 @@ adds it from the rates (and, under the exact policy, the solved multipliers).
 
 import numpy as np
 
-from .params import merged_params
-from .plan import batch_shape
+from .params import model_params
+from .plan import batch_shape, global_fields_of
 from .rates import rates_of
 
 
@@ -22,16 +22,40 @@ def jet_with_tops(t, state, plan, p, signals, model) -> dict:
     return jet
 
 
-def energy_sum(t, state, plan, params, signals, model, which):
-    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, divided by the factor: a
-    float, or one per member ``(B,)`` for a batch."""
-    p = merged_params(params, model["params"])
+def energy_parts(t, state, plan, params, signals, model) -> dict:
+    """``L`` and ``H`` per node and per arc, divided by the factor: ``L_node``, ``H_node``
+    (node arrays) and ``L_edge``, ``H_edge`` (edge arrays, in the plan's arc order), with a
+    member axis first for a batch; and ``L_global``, ``H_global`` (one value, or one per
+    member) when the action has a global term."""
+    p = model_params(params, plan, model)
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )
-    lead = batch_shape(state)
-    total = np.sum(out[which + "_node"], axis=-1) + np.sum(out[which + "_edge"], axis=-1)
-    return float(total) if lead == () else np.broadcast_to(total, lead).copy()
+    lead = batch_shape(state, global_fields_of(model))
+    sizes = {"node": plan["n"], "edge": plan["m"]}
+    parts = {
+        f"{which}_{domain}": np.broadcast_to(out[f"{which}_{domain}"], (*lead, size)).copy()
+        for which in ("L", "H")
+        for domain, size in sizes.items()
+    }
+    for which in ("L", "H"):
+        if which + "_global" in out:
+            parts[which + "_global"] = np.broadcast_to(out[which + "_global"], lead).copy()
+    return parts
+
+
+def energy_total(parts, which):
+    """``which`` (``"L"`` or ``"H"``) of :func:`energy_parts` summed over nodes and arcs, plus
+    the global term where there is one."""
+    total = np.sum(parts[which + "_node"], axis=-1) + np.sum(parts[which + "_edge"], axis=-1)
+    return total + parts.get(which + "_global", 0.0)
+
+
+def energy_sum(t, state, plan, params, signals, model, which):
+    """``which`` (``"L"`` or ``"H"``) summed over nodes and arcs, plus the global term where
+    there is one, divided by the factor: a float, or one per member ``(B,)`` for a batch."""
+    total = energy_total(energy_parts(t, state, plan, params, signals, model), which)
+    return float(total) if np.ndim(total) == 0 else total
 
 
 def lagrangian_sum(t, state, plan, params, signals, model) -> float:
@@ -52,7 +76,7 @@ def energy_unavailable(t, state, plan, params, signals, model) -> float:
 def el_parts_of(t, jet, plan, params, signals, model) -> dict:
     """(P0, P1) per field of the unflipped Euler-Lagrange equations of this module's action;
     ``jet`` holds each field and its time derivatives (``x``, ``x_d1``, ...)."""
-    out = model["el_kernel"](t, jet, plan, merged_params(params, model["params"]), signals)
+    out = model["el_kernel"](t, jet, plan, model_params(params, plan, model), signals)
     return {
         field: (np.array(out["P0_" + field]), np.array(out["P1_" + field]))
         for field in model["el_fields"]

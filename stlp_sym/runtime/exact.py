@@ -12,7 +12,7 @@ with its parents, children and co-parents, so the solve is not local: it is the 
 import numpy as np
 
 from .clamps import apply_clamps
-from .params import member_params, member_signals, merged_params
+from .params import member_params, member_signals, model_params
 from .plan import batch_shape
 
 
@@ -64,7 +64,7 @@ def constraint_system_of(t, state, plan, params, signals, model) -> tuple:
     with ``A`` as COO triplets ``(rows, cols, values)``, ``b`` and the size. The rows of
     entries that do not exist or are clamped pin their unknown to the signal or to zero."""
     apply_clamps(t, state, plan, signals, model)
-    out = model["rhs_kernel"](t, state, plan, merged_params(params, model["params"]), signals)
+    out = model["rhs_kernel"](t, state, plan, model_params(params, plan, model), signals)
     offsets, size, sizes = block_offsets(plan, model)
     rows, cols, values = coo_entries(out, plan, offsets, sizes, model)
     b = np.zeros(size)

@@ -23,7 +23,7 @@ True
 import numpy as np
 
 from .clamps import apply_clamps
-from .params import merged_params
+from .params import model_params
 from .plan import work_arrays
 from .rates import next_state, rates_of
 
@@ -41,11 +41,14 @@ def euler_step(t, dt, state, plan, params, signals, model) -> dict:
     moves as ``s <- s (1 - dt k) + dt rest``: the decay needs no pass of its own. Lower states
     move first, each with the old value of the next one.
     """
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     rates = model["top_rates"](t, state, plan, p, signals(t), dt, model)  # already times dt
     decays = model["decay_kernel"](p)
     scratch = work_arrays(plan, (model["key"], "euler"), state, 1)[0]
+    frozen = plan.get("frozen", ())
     for name in model["update_order"]:
+        if name in frozen:
+            continue
         if name not in rates:
             add_scaled(state[name], state[next_state(name, model)], dt, scratch[name])
             continue
@@ -62,10 +65,13 @@ def euler_step(t, dt, state, plan, params, signals, model) -> dict:
 def semi_implicit_step(t, dt, state, plan, params, signals, model) -> dict:
     """One semi-implicit (symplectic) Euler step: the highest derivative of each field moves
     first, and each lower one then moves with the updated next one."""
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     k = rates_of(t, state, plan, p, signals(t), model)
     scratch = work_arrays(plan, (model["key"], "semi-implicit"), state, 1)[0]
+    frozen = plan.get("frozen", ())
     for name in reversed(model["update_order"]):
+        if name in frozen:
+            continue
         info = model["states"][name]
         chain = model["tops"][info["field"]]
         rate = k[name] if info["order"] == len(chain) - 1 else state[chain[info["order"] + 1]]
@@ -81,7 +87,7 @@ def runge_kutta_step(t, dt, state, plan, params, signals, model) -> dict:
     with the weights ``b_i = w_i / divisor`` as small integers over a common divisor. Clamped
     entries are set from ``signals(t + dt)`` at the end.
     """
-    p = merged_params(params, model["params"])
+    p = model_params(params, plan, model)
     tableau, order = model["tableau"], model["update_order"]
     stages = len(tableau["weights"])
     start, total, scratch, *slopes = work_arrays(plan, (model["key"], "rk"), state, stages + 3)

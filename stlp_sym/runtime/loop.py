@@ -6,12 +6,15 @@
 Euler, 2 for RK4) and ``table["signals"][name]`` an array of ``steps * D + 1`` rows, row
 ``k D + j`` the value at ``t0 + (k + j / D) dt``.
 
-``record`` says what to record and holds where to: ``stride``; ``start`` (record at ``t0``
-first) and ``final`` (record after the last step even off the stride); ``nodes`` (the observed
-nodes), ``state`` (the observed state, or None) and ``signal`` (its target, or None);
-``weights`` (the states whose norm is recorded); ``limit`` (a state beyond it, or not finite,
-diverges); the preallocated ``rows`` (``t``, ``output``, ``reference``, ``lagrangian``,
-``hamiltonian``, ``weight_norm``, one row per record, a member axis after it for a batch) and
+``record`` says what to record and holds where to: ``stride`` (steps between two record
+points); ``start`` (record at ``t0`` first) and ``final`` (record after the last step even off
+the stride); ``row`` (the number of the next record point: a monitor records at the points whose
+number its ``every`` divides, and at a closing record); ``limit`` (a state beyond it, or not
+finite, diverges); ``monitors``, each a dict with ``source`` (``"state"``, ``"signal"``,
+``"energy"`` or ``"norm"``), ``name`` (a state or signal name; ``"L"``, ``"H"`` or
+``"L_node"``, ``"H_edge"``, ... for an energy, the first two summed; for a norm, a list of
+states), ``index`` (the entries recorded, or None for all; unused by totals), ``every``,
+preallocated ``t`` and ``values`` (one row per record, a member axis after it for a batch) and
 ``count`` (rows written); ``good`` (arrays like the state: the state at the last record) and
 ``diverged`` (None, or where the run diverged: ``t``, ``state``, ``member``, ``index``,
 ``value``).
@@ -23,7 +26,7 @@ diverges); the preallocated ``rows`` (``t``, ``output``, ``reference``, ``lagran
 
 import numpy as np
 
-from .energy import energy_sum
+from .energy import energy_parts, energy_total
 
 
 def table_row(table, row) -> dict:
@@ -46,25 +49,54 @@ def first_divergence(state, limit):
     return None
 
 
+def divergence_site(t, state, name, flat, value, model) -> dict:
+    """Where a run diverged: ``flat`` indexes state ``name`` flattened; a batch's member is its
+    row (a global state has one value per member and no index of its own)."""
+    values = state[name]
+    if model["states"][name]["domain"] == "global":
+        member, index = (flat if values.ndim else None), 0
+    else:
+        size = values.shape[-1]
+        member, index = (flat // size if values.ndim > 1 else None), flat % size
+    return {"t": t, "state": name, "member": member, "index": index, "value": value}
+
+
+def monitor_value(monitor, state, signals, energies):
+    """The value a monitor records now (see the module docstring); ``energies`` are the
+    module's per node and arc energies, or None when no monitor needs them."""
+    source, name, index = monitor["source"], monitor["name"], monitor["index"]
+    if source == "norm":
+        squares = 0.0
+        for each in name:
+            squares = squares + np.sum(state[each] * state[each], axis=-1)
+        return np.sqrt(squares)
+    if source == "energy" and name in ("L", "H"):
+        return energy_total(energies, name)
+    values = {"state": state, "signal": signals, "energy": energies}[source][name]
+    return values if index is None else values[..., index]
+
+
 def record_row(t, state, plan, params, signals, record, model) -> None:
-    """Write one row of ``record["rows"]`` at time ``t`` and keep the state as the last good."""
-    rows, i = record["rows"], record["count"]
-    rows["t"][i] = t
-    nodes = record["nodes"]
-    if record["state"] is not None:
-        rows["output"][i] = state[record["state"]][..., nodes]
-    if record["signal"] is not None and record["signal"] in signals:
-        rows["reference"][i] = signals[record["signal"]][..., nodes]
-    if "energy_kernel" in model:
-        rows["lagrangian"][i] = energy_sum(t, state, plan, params, signals, model, "L")
-        rows["hamiltonian"][i] = energy_sum(t, state, plan, params, signals, model, "H")
-    squares = 0.0
-    for name in record["weights"]:
-        squares = squares + np.sum(state[name] * state[name], axis=-1)
-    rows["weight_norm"][i] = np.sqrt(squares)
+    """Record, at time ``t``, every monitor due at this record point, and keep the state as
+    the last good."""
+    row, closing = record["row"], record.get("closing", False)
+    due = [m for m in record["monitors"] if closing or row % m["every"] == 0]
+    # energies last: computing them sets the clamped entries from the signals at t
+    due.sort(key=lambda m: m["source"] == "energy")
+    energies = None
+    for monitor in due:
+        if monitor["source"] == "energy" and energies is None and "energy_kernel" in model:
+            energies = energy_parts(t, state, plan, params, signals, model)
+        missing = (monitor["source"] == "energy" and energies is None) or (
+            monitor["source"] == "signal" and monitor["name"] not in signals
+        )  # a module generated without energies, a signal the task lacks: NaN rows
+        value = np.nan if missing else monitor_value(monitor, state, signals, energies)
+        monitor["t"][monitor["count"]] = t
+        monitor["values"][monitor["count"]] = value
+        monitor["count"] += 1
     for name, value in state.items():
         np.copyto(record["good"][name], value)
-    record["count"] = i + 1
+    record["row"] = row + 1
 
 
 def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> int:
@@ -78,6 +110,7 @@ def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> 
         tk = t0 + here[0] // per * dt
         return table_row(table, here[0] + round((t - tk) * per / dt))
 
+    record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
     for k in range(steps):
@@ -86,17 +119,9 @@ def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> 
         t = t0 + (k + 1) * dt
         found = first_divergence(state, record["limit"])
         if found is not None:
-            name, index, value = found
-            size = state[name].shape[-1]
-            member = index // size if state[name].ndim > 1 else None
-            record["diverged"] = {
-                "t": t,
-                "state": name,
-                "member": member,
-                "index": index % size,
-                "value": value,
-            }
+            record["diverged"] = divergence_site(t, state, *found, model)
             return k + 1
-        if (k + 1) % record["stride"] == 0 or (record["final"] and k + 1 == steps):
+        record["closing"] = record["final"] and k + 1 == steps
+        if (k + 1) % record["stride"] == 0 or record["closing"]:
             record_row(t, state, plan, params, table_row(table, (k + 1) * per), record, model)
     return steps

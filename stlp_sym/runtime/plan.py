@@ -131,13 +131,35 @@ def scatter_src(values, plan) -> np.ndarray:
     return flat.astype(float, copy=False).reshape((*lead, n))
 
 
-def batch_shape(jet) -> tuple:
-    """The leading (member) axes of a state or jet: ``()`` unbatched, ``(B,)`` for a batch."""
-    for value in jet.values():
+def batch_shape(jet, global_fields=()) -> tuple:
+    """The leading (member) axes of a state or jet: ``()`` unbatched, ``(B,)`` for a batch.
+
+    The entries of ``global_fields`` (and their derivatives ``g_d1``, ...) have no node or arc
+    axis: their whole shape is the batch's, read only when nothing else is there."""
+    lead = None
+    for name, value in jet.items():
         shape = getattr(value, "shape", ())
-        if shape:
+        base, _, order = name.rpartition("_d")
+        if (base if order.isdigit() else name) in global_fields:
+            lead = shape if lead is None else lead
+        elif shape:
             return shape[:-1]
-    return ()
+    return () if lead is None else lead
+
+
+def global_fields_of(model) -> tuple:
+    """The names of the global fields of a module (no node or arc axis)."""
+    return tuple(name for name, info in model["fields"].items() if info["domain"] == "global")
+
+
+def sum_nodes(values, plan, lead) -> np.ndarray:
+    """Node -> global: the sum over every node, as ``(*lead, 1)`` (a column per member)."""
+    return np.sum(np.broadcast_to(values, (*lead, plan["n"])), axis=-1)[..., None]
+
+
+def sum_arcs(values, plan, lead) -> np.ndarray:
+    """Edge -> global: the sum over every arc, as ``(*lead, 1)`` (a column per member)."""
+    return np.sum(np.broadcast_to(values, (*lead, plan["m"])), axis=-1)[..., None]
 
 
 def edge_buffers(plan, owner, count, lead=()) -> list:
@@ -163,8 +185,9 @@ def work_arrays(plan, owner, like, count) -> list:
 
 def initial_state(plan, params, seed, model) -> dict:
     """Initial state: edge fields ~ N(0, 0.5^2) (scaled by 1/sqrt(fan-in) above 20 parents),
-    everything else zero. Returns a dict of arrays keyed by state name; a sequence of ``B``
-    seeds gives a batch, member ``b`` (leading axis) the state of seed ``seeds[b]``."""
+    everything else zero. Returns a dict of arrays keyed by state name (a global field's of
+    shape ``()``); a sequence of ``B`` seeds gives a batch, member ``b`` (leading axis) the state
+    of seed ``seeds[b]``."""
     if np.ndim(seed) == 1:
         members = [initial_state(plan, params, int(s), model) for s in seed]
         return {name: np.stack([m[name] for m in members]) for name in model["states"]}
@@ -173,7 +196,7 @@ def initial_state(plan, params, seed, model) -> dict:
     scale = 0.5 / np.sqrt(fan_in) if fan_in > 20 else 0.5
     state = {}
     for name, info in model["states"].items():
-        size = plan["n"] if info["domain"] == "node" else plan["m"]
+        size = {"node": plan["n"], "edge": plan["m"], "global": ()}[info["domain"]]
         if info["domain"] == "edge" and info["order"] == 0:
             state[name] = rng.normal(0.0, scale, size)
         else:

@@ -8,6 +8,8 @@ Expressions are written with plain SymPy. A field or signal is an undefined func
 symbol :data:`t` (``fn("x")`` is ``x(t)``), time derivatives are ``diff(t, k)``, and the ends of an
 arc are reached with :func:`src` and :func:`dst`:
 
+Examples
+--------
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Aggregate, Field, fn, src, t
 >>> x, w = fn("x"), fn("w")
@@ -25,7 +27,7 @@ arc are reached with :func:`src` and :func:`dst`:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -60,9 +62,13 @@ class Action:
         parameters and ``t``.
     global_ : ``L_global``: global fields, parameters and ``t``.
     name, description : for listings and generated headers.
+    output, target : what a run observes: the node field recorded on the output nodes and the
+        signal it is scored against (either may be None: nothing recorded, no score).
     factor : the dissipation factor ``phi(t)`` (e.g. ``exp(theta t)``) by which multipliers are
         normalised; parameters and ``t`` only. Default 1.
 
+    Notes
+    -----
     Undeclared names are rejected when the action is built (:class:`~stlp_sym.errors.ActionError`).
     """
 
@@ -77,6 +83,8 @@ class Action:
     name: str = "action"
     description: str = ""
     factor: sp.Expr = sp.S.One
+    output: str | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("fields", "signals", "clamps", "aggregates", "parameters"):
@@ -84,6 +92,7 @@ class Action:
         for name in ("node", "edge", "global_", "factor"):
             object.__setattr__(self, name, canonical(getattr(self, name)))
         object.__setattr__(self, "_by_name", self._declarations())
+        self._read_parameters_on_domains()
         validate_action(self)
 
     def _declarations(self) -> dict[str, object]:
@@ -93,6 +102,19 @@ class Action:
                 raise ActionError(f"name {item.name!r} is declared twice; names must be unique")
             names[item.name] = item
         return names
+
+    def _read_parameters_on_domains(self) -> None:
+        """A parameter on nodes or arcs written as a plain symbol ``tau`` is ``tau(t)``."""
+        symbols = {sp.Symbol(p.name): p.symbol for p in self.parameters if p.on is not None}
+        if not symbols:
+            return
+        for name in ("node", "edge", "global_", "factor"):
+            object.__setattr__(self, name, getattr(self, name).xreplace(symbols))
+        aggregates = tuple(replace(a, expr=a.expr.xreplace(symbols)) for a in self.aggregates)
+        object.__setattr__(self, "aggregates", aggregates)
+        by_name = dict(self._by_name)
+        by_name.update({a.name: a for a in aggregates})
+        object.__setattr__(self, "_by_name", by_name)
 
     def _repr_latex_(self) -> str:
         """The action and its declarations, for notebooks."""
@@ -123,6 +145,16 @@ class Action:
         return {p.name: p.default for p in self.parameters}
 
     @property
+    def parameter_domains(self) -> dict[str, str]:
+        """``{name: "node" | "edge"}`` of the parameters with one value per node or arc."""
+        return {p.name: p.on for p in self.parameters if p.on is not None}
+
+    @property
+    def observed(self) -> dict[str, str | None]:
+        """``{"output": field, "target": signal}``: what a run records and scores."""
+        return {"output": self.output, "target": self.target}
+
+    @property
     def lagrangian_terms(self) -> dict[Domain, sp.Expr]:
         """``{"node": L_node, "edge": L_edge, "global": L_global}``."""
         return {"node": self.node, "edge": self.edge, "global": self.global_}
@@ -143,6 +175,8 @@ class Action:
                 "name",
                 "description",
                 "factor",
+                "output",
+                "target",
             )
         }
         values.update(changes)

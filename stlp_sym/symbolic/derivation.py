@@ -13,6 +13,8 @@ Euler-Lagrange equation is ``P0 + P1 = 0``. The graph never enters: :func:`deriv
 on any digraph, and :func:`stlp_sym.symbolic.expansion.expand` writes the equations of a
 concrete graph.
 
+Examples
+--------
 >>> import sympy as sp
 >>> from stlp_sym.symbolic.vocabulary import Field, fn, t
 >>> from stlp_sym.symbolic.action import Action
@@ -36,7 +38,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import ActionError, StructureError
 from .action import Action
 from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative, occurrences, to_end
-from .printing import latex_equations
+from .printing import latex_equations, latex_field_equation
 from .size import check_size
 from .system import FirstOrderSystem, explicit_system
 from .vocabulary import Aggregate, Field, split_end, t
@@ -65,6 +67,10 @@ class FieldEquation:
     def is_constraint(self) -> bool:
         """True for a multiplier's equation, which is the constraint it enforces."""
         return self.field.multiplier
+
+    def _repr_latex_(self) -> str:
+        """The equation in its domain's frame, for notebooks."""
+        return f"$${latex_field_equation(self)}$$"
 
 
 @dataclass(frozen=True)
@@ -128,14 +134,46 @@ class Derivation:
 
     def with_equations(self, equations: tuple[FieldEquation, ...], transform: str) -> Derivation:
         """A derivation with new equations (used by transforms); its system is solved anew."""
+        equations = constant_parameters(equations, self.action)
         return replace(self, equations=equations, transforms=(*self.transforms, transform))
 
 
 def node_quantities(action: Action) -> set[str]:
-    """Names that have one value per node: node fields, signals, aggregates."""
+    """Names that have one value per node: node fields, signals, aggregates, parameters on
+    nodes."""
     names = {f.name for f in action.fields_on("node")}
     names |= {s.name for s in action.signals} | {a.name for a in action.aggregates}
+    names |= {name for name, on in action.parameter_domains.items() if on == "node"}
     return names
+
+
+def without_rates(expr: sp.Expr, names: set[str]) -> sp.Expr:
+    """``expr`` with the time derivatives of the quantities ``names`` (at any arc end) zero."""
+    zero = {
+        d: sp.S.Zero
+        for d in expr.atoms(sp.Derivative)
+        if isinstance(d.expr, AppliedUndef) and split_end(d.expr.func.__name__)[0] in names
+    }
+    return sp.expand(expr.xreplace(zero)) if zero else expr
+
+
+def constant_parameters(equations: tuple[FieldEquation, ...], action: Action) -> tuple:
+    """The equations with every time derivative of a parameter on nodes or arcs set to zero.
+
+    Such a parameter is a function of time (``tau(t)``, so that it has a place, like a signal)
+    that never changes; differentiation is linear, so zeroing its derivatives at the end is
+    the same as never producing them."""
+    names = set(action.parameter_domains)
+    if not names:
+        return equations
+
+    def constant(expr: sp.Expr) -> sp.Expr:
+        return without_rates(expr, names)
+
+    return tuple(
+        replace(eq, P0=constant(eq.P0), P1=constant(eq.P1), momentum=constant(eq.momentum))
+        for eq in equations
+    )
 
 
 def max_order(action: Action, name: str) -> int:
@@ -264,6 +302,7 @@ def _name_aggregate_derivatives(
         derived = source.expr
         for _ in range(order):  # one order at a time, each made real (see real_derivatives)
             derived = real_diff(derived, t)
+        derived = without_rates(derived, set(action.parameter_domains))
         found[name] = Aggregate(name, derived, source.direction, base)
         replacements[d] = sp.Function(name if end is None else f"{name}__{end}")(t)
     return expr.xreplace(replacements)
@@ -321,6 +360,7 @@ def derive(action: Action) -> Derivation:
     found: dict[str, Aggregate] = {}
     index = _Index(action)
     equations = tuple(field_equation(action, f, found, index) for f in action.fields)
+    equations = constant_parameters(equations, action)
     for eq in equations:
         check_size(eq.P0 + eq.P1, f"the equation of field {eq.field.name!r}")
     aggregates = (*action.aggregates, *(found[name] for name in sorted(found)))

@@ -21,7 +21,7 @@ becomes ``w[j->i](t)``, a global field keeps its name; clamped entries become th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import sympy as sp
@@ -30,8 +30,9 @@ from sympy.core.function import AppliedUndef
 from ..graph.digraph import Digraph
 from .action import Action
 from .derivation import Derivation
-from .frames import EdgeSum, InSum, NodeSum, OutSum
-from .vocabulary import ROLE_INDICATORS, Aggregate, split_end, t
+from .frames import EdgeSum, InSum, NodeSum, OutSum, derivative
+from .printing import latex_expanded
+from .vocabulary import ROLE_INDICATORS, Aggregate, Parameter, split_end, t
 
 
 def node_function(name: str, node: int) -> sp.Expr:
@@ -44,6 +45,12 @@ def edge_function(name: str, source: int, target: int) -> sp.Expr:
     return sp.Function(f"{name}[{source}->{target}]")(t)
 
 
+def parameter_entry(name: str, node: int, target: int | None = None) -> sp.Symbol:
+    """The value of a parameter on nodes at ``node`` (``tau[3]``), or of a parameter on arcs
+    on the arc ``node -> target`` (``m[0->1]``): a constant symbol."""
+    return sp.Symbol(f"{name}[{node}]" if target is None else f"{name}[{node}->{target}]")
+
+
 @dataclass(frozen=True)
 class ExpandedEquations:
     """The Euler-Lagrange equations and the solved system of one graph.
@@ -52,26 +59,22 @@ class ExpandedEquations:
     (index = node id), an arc (index = arc position in the dst-sorted order) or the whole graph
     (index 0). ``solution`` holds the leading derivatives solved for, keyed the same way
     (empty when the derivation has no explicit system). ``unknowns`` maps each key to the
-    concrete function it determines.
+    concrete function it determines, ``leading`` to the derivative of it that ``solution``
+    gives (empty without a system).
     """
 
     graph: Digraph
     equations: Mapping[tuple[str, int], sp.Expr]
     solution: Mapping[tuple[str, int], sp.Expr]
     unknowns: Mapping[tuple[str, int], sp.Expr]
+    leading: Mapping[tuple[str, int], sp.Expr] = field(default_factory=dict)
 
     #: rows shown by :meth:`_repr_latex_` before the rest is elided
     SHOWN = 24
 
     def _repr_latex_(self) -> str:
         """The solved system (or the equations, without one) for notebooks, one row per unknown."""
-        if self.solution:
-            rows = [
-                f"{sp.latex(self.unknowns[key])} &= {sp.latex(value)}"
-                for key, value in sorted(self.solution.items())
-            ]
-        else:
-            rows = [f"0 &= {sp.latex(value)}" for _, value in sorted(self.equations.items())]
+        rows = latex_expanded(self)
         if len(rows) > self.SHOWN:
             rows = [*rows[: self.SHOWN], rf"&\vdots \quad \text{{{len(rows) - self.SHOWN} more}}"]
         return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
@@ -95,6 +98,8 @@ class _Expander:
         if name in self.aggregates:
             return self.aggregate_at(name, node)
         item = self.action.lookup(name)
+        if isinstance(item, Parameter):
+            return parameter_entry(name, node)
         if not self.member(item.role, node):
             return sp.S.Zero
         clamp = self.action.clamp_of(name)
@@ -121,6 +126,8 @@ class _Expander:
             base, end = split_end(atom.func.__name__)
             if end is not None:
                 replacements[atom] = self.node_value(base, arc[0] if end == "src" else arc[1])
+            elif isinstance(self.action.lookup(base), Parameter):
+                replacements[atom] = parameter_entry(base, *arc)
             elif self.action.lookup(base).domain == "edge":
                 replacements[atom] = edge_function(base, *arc)
         return _finish(expr.xreplace(replacements))
@@ -183,7 +190,7 @@ def expand(derivation: Derivation, graph: Digraph) -> ExpandedEquations:
     """
     expander = _Expander(derivation.action, derivation.aggregates, graph)
     system = derivation.system
-    equations, solution, unknowns = {}, {}, {}
+    equations, solution, unknowns, leading = {}, {}, {}, {}
     for eq in derivation.equations:
         name, domain = eq.field.name, eq.field.domain
         for index, unknown in _locations(expander, domain, name):
@@ -196,4 +203,11 @@ def expand(derivation: Derivation, graph: Digraph) -> ExpandedEquations:
             unknowns[name, index] = unknown
             if system is not None:
                 solution[name, index] = at(system.solution[name])
-    return ExpandedEquations(graph, equations, solution, unknowns)
+                order = _order(system.leading[name])
+                leading[name, index] = derivative(unknown, order)
+    return ExpandedEquations(graph, equations, solution, unknowns, leading)
+
+
+def _order(expr: sp.Expr) -> int:
+    """How many times a leading unknown is differentiated in time (``x(t)``: 0)."""
+    return int(expr.derivative_count) if isinstance(expr, sp.Derivative) else 0

@@ -32,6 +32,10 @@ FRAMES = ("node", "edge", "global")
 ROLE_SETS = {"input": "I", "output": "O", "free": "N", "hidden": "H", "all": "V"}
 _ROLE_OF_INDICATOR = {symbol.name: ROLE_SETS[role] for role, symbol in ROLE_INDICATORS.items()}
 _ORDER_SUFFIX = re.compile(r"^(?P<core>.+)_d(?P<order>[0-9]+)$")
+#: The suffix of a normalised multiplier's name (``lambda`` -> ``lambda_hat``), printed as a hat.
+_HAT = "_hat"
+#: A concrete name of an expanded graph: ``x[3]`` (node 3), ``w[0->1]`` (the arc 0 -> 1).
+_PLACE = re.compile(r"^(?P<name>[^\[]+)\[(?P<place>[^\]]*)\]$")
 #: Dots for the first two time derivatives; from the third on, ``x^{(k)}``: mathtext's
 #: ``\dddot`` renders, but its three dots cannot be told from two at screen resolution.
 _DOTS = {1: r"\dot", 2: r"\ddot"}
@@ -82,14 +86,37 @@ def _summand_frame(kind: type, frame: _Frame) -> tuple[_Frame, str, str]:
     raise InternalError(f"unknown neighbour sum {kind.__name__}")
 
 
-def _parse_name(name: str) -> tuple[str, bool, int]:
-    """``"lambda_hat_d2"`` -> ``("lambda", True, 2)``: core name, hat, derivative order."""
+def _parse_name(name: str) -> tuple[str, bool, int, str | None]:
+    """``"lambda_hat_d2"`` -> ``("lambda", True, 2, None)``: core name, hat, derivative order
+    and the place of a concrete name of an expanded graph (``"lambda_hat[3]"`` -> ``"3"``,
+    ``"w[0->1]"`` -> ``"0->1"``)."""
+    place = None
+    match = _PLACE.match(name)
+    if match:
+        name, place = match["name"], match["place"]
     order = 0
     match = _ORDER_SUFFIX.match(name)
     if match:
         name, order = match["core"], int(match["order"])
-    hat = name.endswith("_hat")
-    return (name[: -len("_hat")] if hat else name), hat, order
+    hat = name.endswith(_HAT)
+    return (name[: -len(_HAT)] if hat else name), hat, order, place
+
+
+def frame_of(expr: sp.Basic) -> str:
+    """The frame an expression is most likely written in, for printing it without context.
+
+    ``"edge"`` when a quantity outside the neighbour sums is taken at an arc end (``x__src``,
+    ``is_output__dst``), else ``"node"``. An edge expression with no arc end (``w'' + w``)
+    reads as a node one: print it with ``latex(expr, "edge")`` instead.
+
+    >>> from stlp_sym.symbolic.vocabulary import fn, src
+    >>> frame_of(fn("w") * src(fn("x"))), frame_of(fn("x").diff())
+    ('edge', 'node')
+    """
+    outside = sp.sympify(expr).replace(NeighbourSum, lambda *_args: sp.S.Zero)
+    atoms = outside.atoms(AppliedUndef, sp.Symbol)
+    names = (a.func.__name__ if isinstance(a, AppliedUndef) else a.name for a in atoms)
+    return "edge" if any(split_end(n)[1] is not None for n in names) else "node"
 
 
 class _FrameMixin:
@@ -122,7 +149,9 @@ class _FrameMixin:
         if not isinstance(expr, AppliedUndef) or expr.args != (t,):
             return None
         base, end = split_end(expr.func.__name__)
-        index = None if base in self._globals else self.frame.index(end, end is not None)
+        # A concrete name of an expanded graph carries its own place, a global none.
+        unindexed = base in self._globals or _PLACE.match(base) is not None
+        index = None if unindexed else self.frame.index(end, end is not None)
         return base, index, order
 
     def _role(self, symbol: sp.Symbol) -> tuple[str | None, str] | None:
@@ -175,8 +204,9 @@ class LatexFramePrinter(_FrameMixin, LatexPrinter):
         return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
 
     def _name(self, name: str, index: str | None, order: int = 0) -> str:
-        r"""``lambda_hat``, ``i``, 1 -> ``\dot{\hat{\lambda}}_{i}``; ``r_w`` -> ``r_{w}``."""
-        core, hat, own_order = _parse_name(name)
+        r"""``lambda_hat``, ``i``, 1 -> ``\dot{\hat{\lambda}}_{i}``; ``r_w`` -> ``r_{w}``;
+        ``w[0->1]`` -> ``w_{0 \to 1}``."""
+        core, hat, own_order, place = _parse_name(name)
         order += own_order
         head, _supers, subs = split_super_sub(core)
         tex = translate(head)
@@ -186,6 +216,8 @@ class LatexFramePrinter(_FrameMixin, LatexPrinter):
             tex = rf"{_DOTS[order]}{{{tex}}}"
         elif order:
             tex = rf"{tex}^{{({order})}}"
+        if place is not None:
+            index = place.replace("->", r" \to ")
         subscripts = [translate(s) for s in subs] + ([index] if index else [])
         return f"{tex}_{{{','.join(subscripts)}}}" if subscripts else tex
 
@@ -244,11 +276,13 @@ class TextFramePrinter(_FrameMixin, StrPrinter):
         return f"sum_{{{index} in {over}}} ({body})"
 
     def _name(self, name: str, index: str | None, order: int = 0) -> str:
-        """``lambda_hat``, ``i``, 1 -> ``lambda_hat_i'``; order 4 -> ``Dt(w_ij, 4)``."""
-        core, hat, own_order = _parse_name(name)
+        """``lambda_hat``, ``i``, 1 -> ``lambda_hat_i'``; order 4 -> ``Dt(w_ij, 4)``;
+        ``w[0->1]`` stays ``w[0->1]``."""
+        core, hat, own_order, place = _parse_name(name)
         order += own_order
-        body = f"{core}_hat" if hat else core
+        body = f"{core}{_HAT}" if hat else core
         body = f"{body}_{index}" if index else body
+        body = body if place is None else f"{body}[{place}]"
         return f"Dt({body}, {order})" if order > 3 else body + "'" * order
 
     def _print_quantity(self, expr: sp.Basic) -> str | None:

@@ -29,6 +29,8 @@ _NEURAL = {
     "signals": (Signal("u", "input"), Signal("z", "output")),
     "clamps": (Clamp("x", "u", "input"),),
     "aggregates": (Aggregate("a", w * src(x)),),
+    "output": "x",
+    "target": "z",
 }
 _TRACKING = phi * q / 2 * IS_OUTPUT * (x - z) ** 2
 

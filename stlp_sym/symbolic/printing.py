@@ -37,7 +37,7 @@ actions and derivations.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -47,6 +47,7 @@ from .frameprint import (
     ROLE_SETS,
     LatexFramePrinter,
     TextFramePrinter,
+    frame_of,
     global_names_of,
     latex,
     text,
@@ -56,13 +57,18 @@ from .vocabulary import Aggregate, Field, t
 
 if TYPE_CHECKING:
     from .action import Action
-    from .derivation import Derivation
+    from .derivation import Derivation, FieldEquation
+    from .expansion import ExpandedEquations
+    from .system import FirstOrderSystem
 
 __all__ = [
     "latex",
     "latex_action",
     "latex_document",
     "latex_equations",
+    "latex_expanded",
+    "latex_field_equation",
+    "latex_system",
     "text",
     "text_equations",
 ]
@@ -197,7 +203,7 @@ def _equation_parts(derivation: Derivation, printer: type) -> list[tuple[str, st
     title = "Euler-Lagrange equations"
     if derivation.transforms:
         title += f" (after {', '.join(derivation.transforms)})"
-    parts: list[tuple[str, str, str, Where]] = [("heading", title, "", ())]
+    parts = [("heading", title, "", ())]
     for eq in derivation.equations:
         kind = "constraint" if eq.is_constraint else "equation"
         where = _where(action, eq.field)
@@ -207,22 +213,63 @@ def _equation_parts(derivation: Derivation, printer: type) -> list[tuple[str, st
     system = derivation.system
     if system is None:
         return parts
-    parts.append(("heading", "First-order system", "", ()))
+
+    def where(name: str) -> Where:
+        return _where(action, action.field(name))
+
+    def frame(name: str, _rhs: sp.Expr) -> str:
+        return action.field(name).domain
+
+    return parts + _system_parts(system, show, frame, where)
+
+
+def _system_parts(
+    system: FirstOrderSystem,
+    show: Callable[[sp.Expr, str], str],
+    frame: Callable[[str, sp.Expr], str],
+    where: Callable[[str], Where],
+) -> list[tuple[str, str, str, Where]]:
+    """The ``"heading"``, ``"states"`` and ``"state"`` parts of a first-order system.
+
+    ``frame(field, rhs)`` is the frame a field's quantities print in and ``where(field)`` where
+    its equations hold.
+    """
+    parts: list[tuple[str, str, str, Where]] = [("heading", "First-order system", "", ())]
     states = [show(s.expr, s.field.domain) for s in system.states]
     parts.append(("states", "", ", ".join(states), ()))
     for state in system.states:
         rhs = system.rhs(state)
         if rhs == sp.Derivative(state.expr, t):
             continue  # the chain q_dK' = q_d(K+1), implied by the list of states
-        frame = state.field.domain
-        lhs = show(sp.Derivative(state.expr, t), frame)
-        parts.append(("state", "", f"{lhs} = {show(rhs, frame)}", _where(action, state.field)))
+        name = state.field.name
+        lhs = show(sp.Derivative(state.expr, t), state.field.domain)
+        parts.append(("state", "", f"{lhs} = {show(rhs, state.field.domain)}", where(name)))
     for name in system.algebraic:
-        field = action.field(name)
-        lhs = show(field.symbol, field.domain)
-        body = f"{lhs} = {show(system.solution[name], field.domain)}"
-        parts.append(("state", "", body, _where(action, field)))
+        rhs = system.solution[name]
+        domain = frame(name, rhs)
+        body = f"{show(system.leading[name], domain)} = {show(rhs, domain)}"
+        parts.append(("state", "", body, where(name)))
     return parts
+
+
+def _latex_lines(parts: list[tuple[str, str, str, Where]]) -> list[str]:
+    """LaTeX lines of :func:`_equation_parts` or :func:`_system_parts`."""
+    lines = []
+    for kind, label, body, where in parts:
+        suffix = rf",\quad {_latex_where(where)}" if where else ""
+        if kind == "heading":
+            lines.append(rf"\text{{{_text_escape(label)}}}")
+        elif kind == "states":
+            lines.append(rf"\text{{states: }}{body}")
+        elif kind in ("equation", "constraint"):
+            mark = r"\qquad\text{(constraint)}" if kind == "constraint" else ""
+            # The field's symbol (no index) names the equation: mathtext's \text cannot
+            # show underscores.
+            name = latex(sp.Function(label)(t), "global")
+            lines.append(rf"{name}:\ {body} = 0{suffix}{mark}")
+        else:
+            lines.append(body + suffix)
+    return lines
 
 
 def latex_equations(derivation: Derivation) -> list[str]:
@@ -244,22 +291,66 @@ def latex_equations(derivation: Derivation) -> list[str]:
     >>> lines[-1]
     '\\ddot{q}_{i} = - \\sin{\\left(q_{i} \\right)}'
     """
-    lines = []
-    for kind, label, body, where in _equation_parts(derivation, LatexFramePrinter):
-        suffix = rf",\quad {_latex_where(where)}" if where else ""
-        if kind == "heading":
-            lines.append(rf"\text{{{_text_escape(label)}}}")
-        elif kind == "states":
-            lines.append(rf"\text{{states: }}{body}")
-        elif kind in ("equation", "constraint"):
-            mark = r"\qquad\text{(constraint)}" if kind == "constraint" else ""
-            # The field's symbol (no index) names the equation: mathtext's \text cannot
-            # show underscores.
-            name = latex(sp.Function(label)(t), "global")
-            lines.append(rf"{name}:\ {body} = 0{suffix}{mark}")
-        else:
-            lines.append(body + suffix)
-    return lines
+    return _latex_lines(_equation_parts(derivation, LatexFramePrinter))
+
+
+def latex_system(system: FirstOrderSystem) -> list[str]:
+    r"""A first-order system on its own as LaTeX lines: the states, then ``\dot{s} = rhs``.
+
+    Without the action, a global field prints with an index and an algebraic field in the frame
+    :func:`~stlp_sym.symbolic.frameprint.frame_of` reads off its solution;
+    :func:`latex_equations` knows both.
+
+    >>> from stlp_sym.symbolic.derivation import derive
+    >>> from stlp_sym.symbolic.models import MODELS
+    >>> latex_system(derive(MODELS["pendulum"].build()).system)[1:]
+    ['\\text{states: }q_{i}, \\dot{q}_{i}', '\\ddot{q}_{i} = - \\sin{\\left(q_{i} \\right)}']
+    """
+
+    def show(expr: sp.Expr, frame: str) -> str:
+        return LatexFramePrinter(frame).doprint(expr)
+
+    return _latex_lines(_system_parts(system, show, lambda _name, rhs: frame_of(rhs), lambda _: ()))
+
+
+def latex_field_equation(equation: FieldEquation) -> str:
+    r"""One field's equation ``name:\ lhs = 0`` in its domain's frame.
+
+    >>> from stlp_sym.symbolic.derivation import derive
+    >>> from stlp_sym.symbolic.models import MODELS
+    >>> latex_field_equation(derive(MODELS["pendulum"].build()).field_equation("q"))
+    'q:\\ - \\sin{\\left(q_{i} \\right)} - \\ddot{q}_{i} = 0'
+    """
+    field = equation.field
+    kind = "constraint" if equation.is_constraint else "equation"
+    body = latex(equation.lhs, field.domain)
+    return _latex_lines([(kind, field.name, body, ())])[0]
+
+
+def latex_expanded(expanded: ExpandedEquations) -> list[str]:
+    r"""The rows ``leading &= solution`` of a graph's solved system (``0 &= lhs`` without one).
+
+    Concrete names print with their place: ``x[3]`` -> ``x_{3}``, ``lambda_hat[3]`` ->
+    ``\hat{\lambda}_{3}``, ``w[0->1]`` -> ``w_{0 \to 1}``.
+
+    >>> from stlp_sym.graph.digraph import Digraph
+    >>> from stlp_sym.symbolic.expansion import expand
+    >>> from stlp_sym.symbolic.models import MODELS
+    >>> from stlp_sym.symbolic.transforms import apply_options
+    >>> stlp = MODELS["stlp"]
+    >>> expanded = expand(apply_options(stlp.build(), stlp.options), Digraph.from_spec("chain:2"))
+    >>> sorted(expanded.solution)
+    [('lambda_hat', 1), ('w', 0), ('x', 1)]
+    >>> print(latex_expanded(expanded)[-1])
+    \dot{x}_{1} &= - c x_{1} + c \tanh{\left(u_{0} w_{0 \to 1} \right)}
+    """
+    printer = LatexFramePrinter("global")
+    if expanded.solution:
+        return [
+            f"{printer.doprint(expanded.leading[key])} &= {printer.doprint(value)}"
+            for key, value in sorted(expanded.solution.items())
+        ]
+    return [f"0 &= {printer.doprint(value)}" for _, value in sorted(expanded.equations.items())]
 
 
 def text_equations(derivation: Derivation) -> list[str]:

@@ -21,6 +21,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import StructureError
 from .action import Action
 from .frames import NeighbourSum, derivative, occurrences
+from .printing import latex_system
 from .vocabulary import ROLE_INDICATORS, Aggregate, Field, t
 
 POLICY_HINT = (
@@ -71,6 +72,10 @@ class FirstOrderSystem:
         if state.order < top:
             return State(state.field, state.order + 1).expr
         return self.solution[state.field.name]
+
+    def _repr_latex_(self) -> str:
+        """The states and their equations, for notebooks."""
+        return "$$\\begin{gathered}" + " \\\\ ".join(latex_system(self)) + "\\end{gathered}$$"
 
     @property
     def algebraic(self) -> tuple[str, ...]:

@@ -4,6 +4,8 @@
 system). Each is a pure function returning a new object; :func:`apply_options` chains them as an
 :class:`Options` record says.
 
+Examples
+--------
 >>> from stlp_sym.symbolic.models import MODELS
 >>> d = apply_options(MODELS["stlp"].build(), Options())
 >>> d.transforms
@@ -25,6 +27,29 @@ from .action import Action
 from .derivation import Derivation, derive, real_diff
 from .frames import InSum, OutSum
 from .vocabulary import Field, Parameter, split_end, t
+
+#: The parameters each policy adds to the action: a user's name may not take them.
+POLICY_NAMES: dict[str, tuple[str, ...]] = {
+    "penalty": ("beta",),
+    "ascent": ("rho", "kappa"),
+    "exact": ("baumgarte_a", "baumgarte_b"),
+}
+
+
+def check_policy_names(action: Action, policy: str) -> None:
+    """Refuse a declaration of ``action`` that takes a parameter name ``policy`` adds.
+
+    Raises
+    ------
+    ActionError
+        Naming the declaration, the policy that owns the name and the way out (rename it).
+    """
+    for name in POLICY_NAMES.get(policy, ()):
+        if action.lookup(name) is not None:
+            raise ActionError(
+                f"{name!r} is a parameter of policy {policy!r}, and action {action.name!r} "
+                f"declares {name!r} too: rename the action's {name!r} (e.g. {name + '_1'!r})"
+            )
 
 
 def _multipliers(action: Action) -> list[Field]:
@@ -149,7 +174,8 @@ def normalise(derivation: Derivation) -> Derivation:
         for name in names:
             expr = _substitute_multiplier(expr, name, factor)
         terms[key] = expr
-    new_action = action.replace(fields=fields, **terms)
+    output = f"{action.output}_hat" if action.output in names else action.output
+    new_action = action.replace(fields=fields, output=output, **terms)
     return replace(derivation, action=new_action).with_equations(tuple(equations), "normalise")
 
 
@@ -229,6 +255,7 @@ def apply_options(
     instead of deriving again. With the ``exact`` policy the derivation has no explicit system:
     the code generator assembles its sparse linear system instead (:mod:`stlp_sym.codegen.exact`).
     """
+    check_policy_names(action, options.policy)
     derivation = derived or derive(derived_action(action, options))
     if options.flip:
         derivation = flip(derivation)
@@ -243,4 +270,5 @@ def apply_options(
 
 def derived_action(action: Action, options: Options) -> Action:
     """The action that :func:`apply_options` derives: ``action``, penalised under ``penalty``."""
+    check_policy_names(action, options.policy)
     return penalty(action) if options.policy == "penalty" else action

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 
 # What each frame may use, by kind of declaration and arc end (None = local). An aggregate's
 # summand lives on an arc, like the edge term.
-_ON_ARC = {("edge", None), ("global", None)} | {
-    (kind, end) for kind in ("node", "signal", "role") for end in ("src", "dst")
+_ON_ARC = {("edge", None), ("global", None), ("edge parameter", None)} | {
+    (kind, end) for kind in ("node", "signal", "role", "node parameter") for end in ("src", "dst")
 }
 _ALLOWED: dict[str, set[tuple[str, str | None]]] = {
-    "node": {(kind, None) for kind in ("node", "global", "signal", "aggregate", "role")},
+    "node": {
+        (kind, None) for kind in ("node", "global", "signal", "aggregate", "role", "node parameter")
+    },
     "edge": _ON_ARC,
     "aggregate": _ON_ARC,
     "global": {("global", None)},
@@ -45,6 +47,15 @@ _HINTS = {
     ("aggregate", "node"): "in an aggregate, reach a node quantity with src(...) or dst(...)",
     ("aggregate", "aggregate"): "an aggregate may not use another aggregate",
     ("edge", "aggregate"): "aggregates may only be used in the node term",
+    ("node", "edge parameter"): "a parameter on arcs enters a node term only through an aggregate",
+    (
+        "edge",
+        "node parameter",
+    ): "in an edge term, reach a parameter on nodes with src(...) or dst(...)",
+    ("aggregate", "node parameter"): "in an aggregate, reach a parameter on nodes with src(...) "
+    "or dst(...)",
+    ("global", "node parameter"): "the global term and the factor use scalar parameters only",
+    ("global", "edge parameter"): "the global term and the factor use scalar parameters only",
 }
 
 
@@ -59,7 +70,7 @@ def _kind(action: Action, base: str) -> str | None:
     if isinstance(item, Aggregate):
         return "aggregate"
     if isinstance(item, Parameter):
-        return "parameter"
+        return "parameter" if item.on is None else f"{item.on} parameter"
     return None
 
 
@@ -118,6 +129,9 @@ def _check_derivatives(action: Action, expr: sp.Expr, where: str) -> None:
                 f"{where}: aggregate {base!r} may not be differentiated; differentiate the "
                 "fields inside its expression instead"
             )
+        if str(_kind(action, base)).endswith("parameter"):
+            raise ActionError(f"{where}: parameter {base!r} is constant in time: its derivative "
+                              "is zero, so leave Dt out")  # fmt: skip
 
 
 def _check_declarations(action: Action) -> None:
@@ -140,9 +154,32 @@ def _check_declarations(action: Action) -> None:
         raise ActionError("a field is clamped twice; give each field at most one clamp")
 
 
+def _check_observed(action: Action) -> None:
+    """The output must be a node field, the target a signal, and a target needs an output."""
+    if action.output is not None:
+        field = action.lookup(action.output)
+        if not isinstance(field, Field) or field.domain != "node":
+            raise ActionError(
+                f"output {action.output!r} of {action.name!r} is not a node field of the action: "
+                "name the node field a run records on the output nodes"
+            )
+    if action.target is not None:
+        if not isinstance(action.lookup(action.target), Signal):
+            raise ActionError(
+                f"target {action.target!r} of {action.name!r} is not a signal of the action: "
+                "name the signal the output is scored against"
+            )
+        if action.output is None:
+            raise ActionError(
+                f"target {action.target!r} of {action.name!r} has no output to be compared "
+                "with: name the output field too"
+            )
+
+
 def validate_action(action: Action) -> None:
     """Raise :class:`ActionError` naming the first undeclared or misplaced name."""
     _check_declarations(action)
+    _check_observed(action)
     terms = [
         (action.node, "node", f"node term of {action.name!r}"),
         (action.edge, "edge", f"edge term of {action.name!r}"),

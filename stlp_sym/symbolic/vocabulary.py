@@ -216,18 +216,46 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class Parameter:
-    """A named scalar with a default value, passed at run time."""
+    """A named value with a default, passed at run time: a scalar, or one value per node
+    (``on="node"``) or per arc (``on="edge"``).
+
+    A scalar parameter is a plain symbol in expressions. A parameter on nodes or arcs is, like a
+    signal, a function of time on its domain that never changes: ``fn(name)`` (or its
+    :attr:`symbol`; a plain ``Symbol(name)`` is read as it), reached in an edge term with
+    ``src(...)``/``dst(...)`` when it is on nodes. Its time derivatives are zero.
+
+    >>> Parameter("tau", 1.0, on="node").symbol, Parameter("c", 2.0).symbol
+    (tau(t), c)
+    """
 
     name: str
     default: float
+    on: Literal["node", "edge"] | None = None
 
     def __post_init__(self) -> None:
         check_identifier(self.name, "parameter")
-        object.__setattr__(self, "default", float(self.default))
+        if self.on not in (None, "node", "edge"):
+            raise ActionError(
+                f"parameter {self.name!r}: on={self.on!r} is not 'node' or 'edge' (or None: "
+                "a scalar)"
+            )
+        try:
+            default = float(self.default)
+        except (TypeError, ValueError):
+            raise ActionError(
+                f"parameter {self.name!r}: default {self.default!r} is not a number"
+            ) from None
+        object.__setattr__(self, "default", default)
 
     @property
-    def symbol(self) -> sp.Symbol:
-        return sp.Symbol(self.name)
+    def domain(self) -> str:
+        """``"node"``, ``"edge"`` or ``"scalar"``."""
+        return self.on or "scalar"
+
+    @property
+    def symbol(self) -> sp.Expr:
+        """``name`` (a scalar) or ``name(t)`` (on nodes or arcs)."""
+        return sp.Symbol(self.name) if self.on is None else fn(self.name)
 
 
 def canonical(expr: object) -> sp.Expr:
