@@ -52,6 +52,19 @@ _LAZY = {
         ),
         "symbolic.vocabulary",
     ),
+    **dict.fromkeys(
+        (
+            "erf",
+            "expm1",
+            "heaviside",
+            "log1p",
+            "logsigmoid",
+            "relu",
+            "sigmoid",
+            "softplus",
+        ),
+        "symbolic.functions",
+    ),
     "Action": "symbolic.action",
     "Derivation": "symbolic.derivation",
     "derive": "symbolic.derivation",
@@ -82,6 +95,16 @@ if TYPE_CHECKING:
     from .symbolic.action import Action
     from .symbolic.derivation import Derivation, derive
     from .symbolic.expansion import expand
+    from .symbolic.functions import (
+        erf,
+        expm1,
+        heaviside,
+        log1p,
+        logsigmoid,
+        relu,
+        sigmoid,
+        softplus,
+    )
     from .symbolic.models import MODELS
     from .symbolic.vocabulary import (
         IS_FREE,
@@ -142,10 +165,18 @@ __all__ = [
     "compile",
     "derive",
     "dst",
+    "erf",
     "expand",
+    "expm1",
     "fn",
+    "heaviside",
     "init_printing",
+    "log1p",
+    "logsigmoid",
+    "relu",
     "run",
+    "sigmoid",
+    "softplus",
     "src",
     "sweep",
     "t",

@@ -84,7 +84,7 @@ def test_numba_agrees_with_numpy(model, integrator, policy, graph) -> None:
 def test_the_numba_module_compiles_loops_over_destination_sorted_arcs() -> None:
     module = build(MODELS["stlp"].build(), replace(MODELS["stlp"].options, backend="numba"))
     text = Path(module.__file__).read_text(encoding="utf-8")
-    assert "import numba" in text and "@numba.njit(cache=True)" in text
+    assert "import numba" in text and '@numba.njit(cache=True, error_model="numpy")' in text
     assert "for _ea in range(_in_ptr[_ni], _in_ptr[_ni + 1]):" in text
     assert "backend=numba" in text.splitlines()[5]
 

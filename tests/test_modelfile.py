@@ -137,7 +137,7 @@ def _line_of(text: str, fragment: str) -> int:
         ("tanh(a)", "__import__('os')", ParseError, "terms.node", "", "node ="),
         ("tanh(a)", "(lambda: 0)()", ParseError, "terms.node", "", "node ="),
         ("tanh(a)", "[x for x in z]", ParseError, "terms.node", "comprehensions", "node ="),
-        ("tanh(a)", "erf(a)", ParseError, "terms.node", "unknown function 'erf'", "node ="),
+        ("tanh(a)", "gamma(a)", ParseError, "terms.node", "unknown function 'gamma'", "node ="),
         ("tanh(a) - x", "tanh(a) - w", ModelFileError, "terms.node", "edge fields", "node ="),
         ("c = 1.0 ", 'c = "1e-3*"', ParseError, "parameters.c", "invalid syntax", "c = "),
         ("c = 1.0 ", "c = nan", ModelFileError, "parameters.c", "finite", "c = "),

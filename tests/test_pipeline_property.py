@@ -37,7 +37,7 @@ from stlp_sym.checks.identities import check_p0, check_rhs_identity
 from stlp_sym.errors import StlpError
 from stlp_sym.graph import Digraph
 from stlp_sym.parse.modelfile import read_model
-from stlp_sym.parse.tree import FUNCTIONS
+from stlp_sym.parse.tree import ARITY, FUNCTIONS
 from stlp_sym.runtime.sparse import sparse_solve
 
 EXAMPLES = int(os.environ.get("STLP_PROP_EXAMPLES", "100"))
@@ -51,6 +51,7 @@ SAFE = {
     "asin": "tanh({})/2",
     "acos": "tanh({})/2",
     "tan": "tanh({})",
+    "log1p": "{}**2",
 }
 #: a refusal about SymPy's own artefacts is a bug, not a verdict on the model
 ARTEFACT = re.compile(r"\b(re|im|Derivative|DiracDelta|Subs)\b \(.*cannot be turned into NumPy")
@@ -61,8 +62,11 @@ rarely = st.sampled_from([False] * 9 + [True])  # (hypothesis favours the first 
 
 @st.composite
 def function_of(draw, quantities):
-    """``F(q)`` for a function F of the model-file whitelist (all of FUNCTIONS), or ``q``."""
+    """``F(q)`` for a function F of the model-file whitelist (all of FUNCTIONS; ``max(q, p)``
+    and the others of two arguments with a second quantity or a constant), or ``q``."""
     q, name = draw(st.sampled_from(quantities)), draw(st.sampled_from(["", *sorted(FUNCTIONS)]))
+    if ARITY.get(name, 1) == 2:
+        return f"{name}({q}, {draw(st.sampled_from([*quantities, '0', '1/2']))})"
     return f"{name}({SAFE.get(name, '{}').format(q)})" if name else q
 
 

@@ -5,6 +5,7 @@ the generated code is used."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from ..errors import StlpError
 from ..graph.digraph import Digraph
 from ..symbolic.action import Action
 from ..symbolic.expansion import edge_function, node_function, parameter_entry
+from ..symbolic.functions import elementary, has_kinks
 from ..symbolic.vocabulary import ROLE_INDICATORS, Field, t
 from .layout import memoised
 from .reference import Source, central_difference
@@ -133,6 +135,19 @@ class Compiled:
         return self.function(time, *given, *values)
 
 
+#: The step of five-point differences of ``L`` on an action with kinks (see :func:`kink_step`).
+KINK_STEP = 1e-6
+
+
+def kink_step(action: Action, smooth: float) -> float:
+    """The step of a five-point difference of the unrolled ``L``: ``smooth`` for a smooth
+    action, :data:`KINK_STEP` for one with kinks (``abs``, ``max``, ...), so that a stencil
+    seldom straddles a kink, where the difference is meaningless; its rounding error grows
+    to about ``1e-16 / KINK_STEP`` relative, far below the checks' tolerances."""
+    terms = [*action.lagrangian_terms.values(), *(a.expr for a in action.aggregates)]
+    return KINK_STEP if has_kinks(*terms) else smooth
+
+
 def compile_expressions(
     exprs: sp.Expr | Sequence[sp.Expr],
     registry: Mapping[str, tuple[str, int]],
@@ -161,11 +176,13 @@ def compile_expressions(
     entries = tuple(registry.get(n, (n, None)) for n in names)
     params = {sp.Symbol(n): sp.Symbol(f"_p{k}") for k, n in enumerate(names)}
     replacements.update({t: time, **params})
-    ready = [e.xreplace(replacements) for e in exprs_list]
+    # the vocabulary's functions by their textbook formulas: a reference computed otherwise
+    # than the generated code's stable forms (NumPy has no erf: math.erf on each entry)
+    ready = [elementary(e.xreplace(replacements)) for e in exprs_list]
     function = sp.lambdify(
         [time, *params.values(), *symbols.values()],
         ready[0] if isinstance(exprs, sp.Expr) else ready,
-        modules="numpy",
+        modules=[{"erf": np.vectorize(math.erf, otypes=[float])}, "numpy"],
         cse=True,
     )
     return Compiled(function, entries, tuple(arguments))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..errors import StructureError
 from .kernel import Kernel, Op
 from .printer import FUNCTIONS, numpy_code
 
@@ -152,7 +151,9 @@ class InPlaceEmitter:
             return out
         name = FUNCTIONS.get(type(expr))
         if name is None or len(expr.args) != 1:
-            raise StructureError(f"{expr} cannot be turned into NumPy code")
+            # no single ufunc (a stable form, max, a step): computed whole, then copied
+            self.lines.append(f"{out}[...] = {numpy_code(expr)}")
+            return out
         value = self.emit(expr.args[0], out)
         self.lines.append(f"np.{name}({value}, out={out})")
         return out

@@ -1,5 +1,6 @@
 """The numba backend's kernels: one IR kernel as fused loops over nodes and destination-sorted
-arcs, compiled with ``numba.njit(cache=True)``.
+arcs, compiled with ``numba.njit(cache=True, error_model="numpy")`` (a division by zero
+gives ``inf`` or ``nan`` as in NumPy, which the runner reports, instead of an exception).
 
 The ops of a kernel are reordered so that ops of one domain run together (:func:`fused_order`)
 and grouped into runs: parameter-only ops go before the loops (once per batch member), a run of
@@ -160,7 +161,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
 
     def expr_line(op: Op, at: str) -> str:
         names = {s: sp.Symbol(ref(s.name, at)) for s in op.expr.free_symbols}
-        return numpy_code(op.expr.xreplace(names))
+        return numpy_code(op.expr.xreplace(names), scalar=True)
 
     def store(var: str, value: str, at: str) -> list[str]:
         if var in outputs or var in arrays:
@@ -270,7 +271,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
     temps = {f"_t_{v}": "node" if domain_of[v] == "node" else "edge" for v in sorted(arrays)}
     source = "\n".join(
         [
-            "@numba.njit(cache=True)",
+            '@numba.njit(cache=True, error_model="numpy")',
             f"def {name}_loops({', '.join(arguments)}):",
             "    _rows = _P.shape[0]",
             *("    " + line for line in body),

@@ -7,6 +7,7 @@ the template's variables are exactly the context's keys, so a renamed key cannot
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -215,8 +216,10 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
         "entry_points": points,
         "runtime": [],
     }
-    called = functions_called(render_module(context))
-    context["runtime"] = pasted_source(called)
+    text = render_module(context)
+    if re.search(r"\bmath\.", text):  # erf: NumPy has none, the standard library does
+        context["imports"].insert(0, "import math")
+    context["runtime"] = pasted_source(functions_called(text))
     return context
 
 

@@ -97,7 +97,8 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
         ]
     body.append("return count")
     source = "\n".join(
-        ["@numba.njit(cache=True)", f"def _euler_steps({', '.join(arguments)}):"]
+        ['@numba.njit(cache=True, error_model="numpy")']
+        + [f"def _euler_steps({', '.join(arguments)}):"]
         + ["    " + line for line in body]
     )
     params = [v for v, (d, source, _) in rhs.inputs.items() if source == "param" and d == "scalar"]

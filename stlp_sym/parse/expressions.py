@@ -8,7 +8,8 @@ tree and executes nothing) and the tree is walked with a strict whitelist:
   parameters plain symbols; the role indicators ``is_input``, ``is_output``, ``is_hidden``,
   ``is_free``, and the time ``t``;
 - ``+ - * / **``, unary ``-`` and ``+``, parentheses;
-- calls of :data:`FUNCTIONS` (``exp``, ``log``, ``tanh``, ...) with one argument;
+- calls of :data:`FUNCTIONS` (``exp``, ``log``, ``tanh``, ``sigmoid``, ...) with one argument,
+  ``max(a, b)`` and ``min(a, b)`` with two;
 - ``Dt(x)`` / ``Dt(x, k)`` (``k``-th time derivative of a field or signal, ``1 <= k <= 8``),
   ``src(...)`` / ``dst(...)`` (a node quantity at an arc's end), and ``in_sum(...)`` /
   ``out_sum(...)`` as the whole definition of an aggregate (:func:`parse_aggregate`).

@@ -18,6 +18,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import ActionError
+from ..symbolic import functions as nonlinear
 from ..symbolic.size import MAX_TERMS, expanded_terms
 from ..symbolic.vocabulary import ROLE_INDICATORS, at_end, fn, split_end, t
 from .scan import (
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from .expressions import SourceText
 
 
-#: The functions an expression may call, each with one argument.
-FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
+#: The functions an expression may call, with one argument (two for those in :data:`ARITY`).
+FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "exp": sp.exp,
     "log": sp.log,
     "sin": sp.sin,
@@ -51,7 +52,19 @@ FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "sqrt": sp.sqrt,
     "abs": sp.Abs,
     "sign": sp.sign,
+    "heaviside": nonlinear.heaviside,
+    "max": sp.Max,
+    "min": sp.Min,
+    "relu": nonlinear.relu,
+    "erf": nonlinear.erf,
+    "sigmoid": nonlinear.sigmoid,
+    "softplus": nonlinear.softplus,
+    "logsigmoid": nonlinear.logsigmoid,
+    "log1p": nonlinear.log1p,
+    "expm1": nonlinear.expm1,
 }
+#: The functions of :data:`FUNCTIONS` that take two arguments.
+ARITY: dict[str, int] = {"max": 2, "min": 2}
 SPECIAL_FORMS = ("Dt", "src", "dst", "in_sum", "out_sum")
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
@@ -249,15 +262,23 @@ class TreeBuilder:
             if self.calls > MAX_CALL_DEPTH:
                 problem = f"function calls nested more than {MAX_CALL_DEPTH} deep"
                 raise self.src.node_error(problem, node)
-            inner = self.build(self._one_argument(name, node), depth + 1)
+            inner = [self.build(arg, depth + 1) for arg in self._arguments(name, node)]
             self.calls -= 1
-            return self._checked(FUNCTIONS[name](inner), node, finite=True)
+            return self._checked(FUNCTIONS[name](*inner), node, finite=True)
         if name in self.names:
             kind = self.names[name]
             problem = f"{name} is a {kind}, not a function: write {name}, not {name}(...)"
             raise self.src.node_error(problem, node)
         allowed = ", ".join([*FUNCTIONS, "Dt", "src", "dst"])
         raise self.src.node_error(f"unknown function {name!r}; allowed: {allowed}", node)
+
+    def _arguments(self, name: str, node: ast.Call) -> list[ast.AST]:
+        """The arguments of a call of :data:`FUNCTIONS`, as many as the function takes."""
+        count = ARITY.get(name, 1)
+        if len(node.args) != count:
+            takes = "exactly one argument" if count == 1 else f"{count} arguments: {name}(a, b)"
+            raise self.src.node_error(f"{name}(...) takes {takes}", node)
+        return list(node.args)
 
     def _one_argument(self, name: str, node: ast.Call) -> ast.AST:
         if len(node.args) != 1:
@@ -315,7 +336,19 @@ _FLOAT_FUNCTIONS: dict[type, Callable[[float], float]] = {
     sp.atan: math.atan,
     sp.Abs: abs,
     sp.sign: lambda v: math.copysign(1.0, v) if v else 0.0,
+    sp.Heaviside: lambda v: 1.0 if v > 0 else 0.0 if v < 0 else 0.5,
+    sp.erf: math.erf,
+    nonlinear.sigmoid: lambda v: math.exp(-_softplus(-v)),
+    nonlinear.softplus: lambda v: _softplus(v),
+    nonlinear.logsigmoid: lambda v: -_softplus(-v),
+    nonlinear.log1p: math.log1p,
+    nonlinear.expm1: math.expm1,
 }
+
+
+def _softplus(value: float) -> float:
+    """``log(1 + exp(value))`` without overflow."""
+    return max(value, 0.0) + math.log1p(math.exp(-abs(value)))
 
 
 def to_float(expr: sp.Expr) -> float:
@@ -341,6 +374,8 @@ def to_float(expr: sp.Expr) -> float:
         return float(value)
     if type(expr) in _FLOAT_FUNCTIONS and len(args) == 1:
         return float(_FLOAT_FUNCTIONS[type(expr)](args[0]))
+    if isinstance(expr, sp.Max | sp.Min) and args:
+        return float(max(args) if isinstance(expr, sp.Max) else min(args))
     raise ValueError(f"{expr} is not a real number")
 
 

@@ -510,7 +510,10 @@ class _Session:
         """Chunks to the end, a divergence or ``stop()``; returns the last chunk's record and
         whether ``stop()`` ended the run."""
         record, every = None, self.checkpoint_every
-        with _progress(self.steps - self.done, progress) as bar:
+        # a kernel's overflow or 0/0 is reported as the divergence it causes (a state that is
+        # not finite, with its time, field and node), not as NumPy warnings
+        quiet = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+        with _progress(self.steps - self.done, progress) as bar, quiet:
             while self.done < self.steps or (self.done == 0 and record is None):
                 if stop is not None and record is not None and stop():
                     return record, True

@@ -40,10 +40,14 @@ class Divergence:
 
     def __str__(self) -> str:
         member = "" if self.member is None else f"member {self.member}: "
-        return (
-            f"diverged at t = {self.t:.4g}: {member}{self.where or f'{self.state}[{self.index}]'}: "
-            f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
-        )
+        size = f"|value| = {abs(self.value):.6g} exceeds {DIVERGENCE:g}"
+        if not math.isfinite(self.value):
+            size = (
+                f"value {self.value} is not finite (an overflow, a division by zero or a "
+                "function outside its domain)"
+            )
+        where = self.where or f"{self.state}[{self.index}]"
+        return f"diverged at t = {self.t:.4g}: {member}{where}: {size}"
 
 
 def locate(module: ModuleType, graph: Digraph, plan: dict, state: str, index: int) -> str:

@@ -119,15 +119,16 @@ def scatter_dst(values, plan) -> np.ndarray:
 
 def scatter_src(values, plan) -> np.ndarray:
     """Edge -> node: sum over the arcs leaving each node (a batch ``(B, |A|)`` is counted as
-    one array of ``B n`` nodes, each member's nodes offset by ``b n``)."""
+    one array of ``B n`` nodes, each member's nodes offset by ``b n``). On a graph without
+    arcs, ``np.bincount`` gives integers: the sums are made floats."""
     n = plan["n"]
     if np.ndim(values) <= 1:
-        return np.bincount(plan["src"], weights=values, minlength=n)
+        return np.bincount(plan["src"], weights=values, minlength=n).astype(float, copy=False)
     lead = values.shape[:-1]
     members = int(np.prod(lead))
     index = plan["src"] + n * np.arange(members)[:, None]
     flat = np.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=members * n)
-    return flat.reshape((*lead, n))
+    return flat.astype(float, copy=False).reshape((*lead, n))
 
 
 def batch_shape(jet, global_fields=()) -> tuple:
