@@ -74,14 +74,11 @@ def member(trace: Trace, b: int) -> Trace:
         diverged = replace(diverged, member=None) if diverged.member == b else None
     return replace(
         trace,
-        output=trace.output[:, b],
-        reference=trace.reference[:, b],
-        lagrangian=trace.lagrangian[:, b],
-        hamiltonian=trace.hamiltonian[:, b],
-        weight_norm=trace.weight_norm[:, b],
+        series={name: replace(s, values=s.values[:, b]) for name, s in trace.series.items()},
         state={name: value[b] for name, value in trace.state.items()},
         diverged=diverged,
-        meta=dict(trace.meta),
+        meta={**trace.meta, "seed": np.ravel(trace.meta.get("seed", [0]))[b].item()},
+        members=None,
     )
 
 
