@@ -115,6 +115,7 @@ def _sweep_or_resume(args: argparse.Namespace, client, options, seeds):
             workers=args.workers,
             members=args.members,
             signal_file=args.signal,
+            monitor=args.monitor or (),
             on_result=lambda result: bar.update(1),
         )
     return dataset, out
@@ -141,6 +142,12 @@ def add_sweep_parser(commands, add_option_flags, model_help: str, graph_help: st
         action="append",
         metavar="NAME=V1,V2,...",
         help="values of a parameter (repeatable; one value fixes it for every run)",
+    )
+    parser.add_argument(
+        "--monitor",
+        action="append",
+        metavar="SPEC",
+        help="record this too in every run, as stlp run --monitor (repeatable)",
     )
     pairing = parser.add_mutually_exclusive_group()
     pairing.add_argument("--grid", action="store_true", help="cross the parameters (default)")

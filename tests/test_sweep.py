@@ -298,3 +298,21 @@ def test_ctrl_c_on_stlp_sweep_keeps_the_finished_runs(tmp_path):
     assert b"stlp sweep --resume" in err
     with xr.open_dataset(out / "sweep.nc") as stored:
         assert 1 <= stored.sizes["run"] < 6
+
+
+def test_monitors_of_a_sweep_equal_those_of_the_single_run(client):
+    monitor = ["w@arcs", "x@nodes:every=10", "L"]
+    dataset = sweep("stlp", GRAPH, seeds=[0, 1], options=Options(backend="numpy"), horizon=0.5,
+                    client=client, members=2, monitor=monitor)  # fmt: skip
+    module = build(MODELS["stlp"].build(), Options(backend="numpy"))
+    graph = Digraph.from_spec(GRAPH)
+    alone = run(module, graph, make_task("tracking-sine", graph, 1), horizon=0.5, seed=1,
+                progress=False, monitor=monitor)  # fmt: skip
+    record = dataset.sel(run=1)
+    for name in ("w", "x", "L"):
+        np.testing.assert_allclose(
+            record[f"monitor_{name}"].values, alone.series[name].values, rtol=1e-12, atol=1e-15
+        )
+    assert record["x_entry"].values.tolist() == [str(i) for i in range(5)]
+    with pytest.raises(StlpError, match="not"):
+        sweep("stlp", GRAPH, options=Options(backend="numpy"), client=client, monitor=["w@0->99"])

@@ -27,6 +27,7 @@ from ..files import write_atomic
 from ..graph.digraph import Digraph
 from ..options import Options, resolved
 from .loop import check_params
+from .monitors import resolve_all
 from .sweepbatch import BatchJob, RunResult, run_batch
 from .sweepplan import SweepRun, batch_size, pack, sweep_runs
 from .sweeprecords import finished_runs, gather, record_path, run_dataset, write_dataset
@@ -103,6 +104,7 @@ def _jobs(module_path: Path, graph: Digraph, runs: list[SweepRun], size: int, se
             settings["horizon"],
             settings["dt"],
             settings["record_every"],
+            tuple(settings["monitor"]),
         )
         for number, batch in enumerate(pack(runs, size, by_seed))
     ]
@@ -165,6 +167,7 @@ def sweep(
     members: int | None = None,
     signal_file: str | None = None,
     record_every: float = 0.05,
+    monitor: Sequence[str] = (),
     on_result: Callable[[RunResult], None] | None = None,
 ) -> xr.Dataset:
     """Run ``seeds`` x the values of ``params`` and gather the runs into one dataset.
@@ -184,6 +187,9 @@ def sweep(
         the gathered dataset as ``sweep.nc``; a directory that holds some of the runs of the
         same sweep is resumed (only the missing runs run).
     members : at most this many runs a batch (default: about two batches a worker).
+    monitor : monitors recorded in every run besides the default ones (``stlp run
+        --monitor``: ``"w@2->1"``, ``"L@nodes:every=10"``, ...), each a variable
+        ``monitor_<NAME>`` of the dataset over its own time ``time_<NAME>``.
     on_result : called with each run's :class:`RunResult` as it arrives.
 
     Returns
@@ -201,6 +207,8 @@ def sweep(
     path = generate(action, options)
     module = load(path)
     check_params(module, {**(fixed or {}), **runs[0].values}, dt)
+    plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    resolve_all(list(monitor), module, graph, plan, 1)  # a bad spec fails here, not on workers
     settings = {
         "task": task,
         "signal_file": None if signal_file is None else str(signal_file),
@@ -208,6 +216,7 @@ def sweep(
         "horizon": horizon,
         "dt": float(dt),
         "record_every": float(record_every),
+        "monitor": [str(spec) for spec in monitor],
     }
     attrs = {
         "model": _model_reference(model_or_action, label),
@@ -275,4 +284,5 @@ def resume(out: str | os.PathLike, client: Any = None, workers: int | None = Non
         workers=workers,
         signal_file=config["signal_file"],
         record_every=config["record_every"],
+        monitor=config.get("monitor", ()),
     )

@@ -40,6 +40,7 @@ class BatchJob:
     horizon: float | None
     dt: float
     record_every: float
+    monitor: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def run_batch(job: BatchJob) -> list[RunResult]:
             params=_params(job, pending),
             seed=seeds,
             record_every=job.record_every,
+            monitor=list(job.monitor),
             progress=False,
         )
         size = len(pending)

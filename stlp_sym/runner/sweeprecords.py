@@ -61,7 +61,10 @@ def run_dataset(result: RunResult, module: ModuleType, graph: Digraph) -> xr.Dat
     }
     for name, value in trace.state.items():
         data[f"final_{name}"] = (_state_dims(module, graph, name), value)
+    monitored = _monitored(trace)
+    data.update(monitored[0])
     coords = {
+        **monitored[1],
         "time": trace.t,
         "output_node": outputs,
         "node": node_ids(graph, range(graph.n)),
@@ -71,6 +74,25 @@ def run_dataset(result: RunResult, module: ModuleType, graph: Digraph) -> xr.Dat
         **result.run.values,
     }
     return xr.Dataset(data, coords=coords)
+
+
+#: The series every run records (the dataset's own variables); any other is a monitor's.
+DEFAULT_SERIES = ("output", "reference", "input", "lagrangian", "hamiltonian", "weight_norm")
+
+
+def _monitored(trace) -> tuple[dict, dict]:
+    """The variables ``monitor_<NAME>`` of the monitors a run was given, each over its own
+    times ``time_<NAME>`` (and its nodes or arcs ``<NAME>_entry``), with their coordinates."""
+    data, coords = {}, {}
+    for name, series in trace.series.items():
+        if name in DEFAULT_SERIES:
+            continue
+        dims = (f"time_{name}",) + ((f"{name}_entry",) if series.dim else ())
+        data[f"monitor_{name}"] = (dims, series.values, {"spec": series.spec})
+        coords[f"time_{name}"] = series.t
+        if series.dim:
+            coords[f"{name}_entry"] = [str(label) for label in series.labels]
+    return data, coords
 
 
 def write_dataset(dataset: xr.Dataset, path: Path) -> None:
