@@ -196,10 +196,11 @@ def sweep(
     -------
     xarray.Dataset
         Dimension ``run`` with coordinates ``seed`` and one per swept parameter; data
-        ``score``, ``diverged``, ``divergence`` (text) and ``divergence_t``, the recorded traces
-        (``output``, ``target`` by output node, ``lagrangian``, ``hamiltonian``,
-        ``weight_norm`` over ``time``), the final states and where each run ran (``batch``,
-        ``members``, ``worker``).
+        ``score``, ``diverged`` and where (``divergence_t``, ``divergence_state``,
+        ``divergence_at``, the message ``divergence``), the recorded traces (``output``,
+        ``target`` by output node, ``lagrangian``, ``hamiltonian``, ``weight_norm`` over
+        ``time``; ``monitor_<NAME>``), the final states (``final_<state>``) and where each run
+        ran (``batch``, ``members``, ``worker``).
     """
     runs = sweep_runs(seeds, params, grid)
     action, options, label = _resolve_model(model_or_action, options)
