@@ -3,8 +3,10 @@ worker, resuming, interrupting and the ``stlp sweep`` command."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from stlp_sym.runner.loop import run
 from stlp_sym.runner.sweep import sweep
 from stlp_sym.runner.sweepplan import pack, sweep_runs
 from stlp_sym.runner.tasks import make_task
+from stlp_sym.runner.trace import Trace
 from stlp_sym.symbolic.models import MODELS
 
 distributed = pytest.importorskip("distributed")
@@ -201,8 +204,12 @@ def test_a_resumed_sweep_runs_only_the_missing_runs(client, tmp_path):
         out=tmp_path,
     )
     first = sweep("stlp", GRAPH, **settings)
+    record = Trace.load(tmp_path / "runs" / "run-000003")  # seed 1, c = 2
+    assert record.meta["seed"] == 1 and record.meta["params"]["c"] == 2.0
+    assert float(record.score()) == float(first.score[3])
+    assert json.loads((tmp_path / "runs" / "run-000003" / "config.json").read_text())["seed"] == 1
     for index in (1, 2):
-        (tmp_path / "runs" / f"run-{index:06d}.nc").unlink()
+        shutil.rmtree(tmp_path / "runs" / f"run-{index:06d}")
     again = []
     second = sweep("stlp", GRAPH, **settings, on_result=lambda r: again.append(r.run.index))
     assert sorted(again) == [1, 2]
@@ -259,9 +266,9 @@ def test_stlp_sweep_and_resume_from_the_command_line(client, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "sweep of 4 runs" in printed and "c=2" in printed
     assert {p.name for p in out.iterdir()} >= {"sweep.nc", "sweep.json", "sweep.png", "runs"}
-    (out / "runs" / "run-000003.nc").unlink()
+    shutil.rmtree(out / "runs" / "run-000003")
     assert main(["sweep", "--resume", str(out), "--scheduler", client.scheduler.address]) == 0
-    assert len(list((out / "runs").glob("*.nc"))) == 4
+    assert len(list((out / "runs").glob("run-*/trace.nc"))) == 4
 
 
 def test_stlp_sweep_refuses_bad_parameters(capsys):
@@ -290,7 +297,7 @@ def test_ctrl_c_on_stlp_sweep_keeps_the_finished_runs(tmp_path):
         [sys.executable, "-m", "stlp_sym", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
-    while not list((out / "runs").glob("run-*.nc")) and time.monotonic() < deadline:
+    while not list((out / "runs").glob("run-*/trace.nc")) and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)

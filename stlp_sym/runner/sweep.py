@@ -30,7 +30,7 @@ from .loop import check_params
 from .monitors import resolve_all
 from .sweepbatch import BatchJob, RunResult, run_batch
 from .sweepplan import SweepRun, batch_size, pack, sweep_runs
-from .sweeprecords import finished_runs, gather, record_path, run_dataset, write_dataset
+from .sweeprecords import finished_runs, gather, run_dataset, write_dataset, write_record
 from .tasks import make_task
 
 #: The file a sweep directory describes its sweep in; ``stlp sweep --resume`` reads it.
@@ -183,7 +183,8 @@ def sweep(
     client : a ``distributed.Client``; by default a ``LocalCluster`` of ``workers`` processes
         (the cores) is started on the loopback address for this sweep.
     fixed : parameter values every run shares (``--param NAME=V``).
-    out : a directory: each finished run is written there as ``runs/run-NNNNNN.nc`` at once,
+    out : a directory: each finished run is written there at once as ``runs/run-NNNNNN/`` (as
+        ``stlp run --out`` writes a run: ``config.json``, ``trace.nc``),
         the gathered dataset as ``sweep.nc``; a directory that holds some of the runs of the
         same sweep is resumed (only the missing runs run).
     members : at most this many runs a batch (default: about two batches a worker).
@@ -239,13 +240,14 @@ def _execute(module, path, graph, runs, settings, attrs, client, workers, member
     records = {}
     if directory is not None:
         _check_config(directory, json.loads(json.dumps(attrs, default=str)))
-        records = {i: r for i, r in finished_runs(directory).items() if i < len(runs)}
+        found = finished_runs(directory, module, graph)
+        records = {i: r for i, r in found.items() if i < len(runs)}
     missing = [run for run in runs if run.index not in records]
 
     def keep(result: RunResult) -> None:
         record = run_dataset(result, module, graph)
         if directory is not None:
-            write_dataset(record, record_path(directory, result.run.index))
+            write_record(directory, result, attrs)
         records[result.run.index] = record
         if on_result is not None:
             on_result(result)

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -19,11 +20,16 @@ import numpy as np
 import xarray as xr
 
 from ..errors import StlpError
+from ..files import write_atomic
 from ..graph.digraph import Digraph
 from .sweepbatch import RunResult
+from .sweepplan import SweepRun
+from .trace import Trace
 
 #: Where a sweep directory keeps its runs' records.
 RUNS = "runs"
+#: A record's copy of its configuration, as in a directory of ``stlp run --out``.
+CONFIG = "config.json"
 
 
 def node_ids(graph: Digraph, nodes: Iterable[int]) -> list[str]:
@@ -110,20 +116,42 @@ def write_dataset(dataset: xr.Dataset, path: Path) -> None:
 
 
 def record_path(directory: Path, index: int) -> Path:
-    """The record of run ``index`` in a sweep directory."""
-    return directory / RUNS / f"run-{index:06d}.nc"
+    """The record of run ``index`` in a sweep directory: a run directory like those of
+    ``stlp run --out DIR`` (``config.json`` and ``trace.nc``)."""
+    return directory / RUNS / f"run-{index:06d}"
 
 
-def finished_runs(directory: Path) -> dict[int, xr.Dataset]:
-    """The runs whose records a sweep directory holds, loaded (a record that cannot be read is
-    treated as missing, so the run is done again)."""
+def write_record(directory: Path, result: RunResult, config: dict) -> Path:
+    """Write run ``result`` as ``stlp run --out`` writes a run: its ``config.json`` (the
+    sweep's ``config`` with the run's seed and parameter values) and then its ``trace.nc``
+    (:meth:`~stlp_sym.runner.trace.Trace.write`, provenance included), whose ``meta`` also
+    says where the run sits in the sweep. A record counts once its trace is there."""
+    run, folder = result.run, record_path(directory, result.run.index)
+    folder.mkdir(parents=True, exist_ok=True)
+    params = {**config.get("fixed", {}), **run.values}
+    flags = {**config, "seed": run.seed, "param": [f"{k}={v!r}" for k, v in params.items()]}
+    write_atomic(folder / CONFIG, json.dumps(flags, indent=2, sort_keys=True) + "\n")
+    where = {"run": run.index, "seed": run.seed, "params": run.values, "score": result.score}
+    where.update(batch=result.batch, members=result.members, worker=result.worker)
+    meta = {**result.trace.meta, "params": {**result.trace.meta.get("params", {}), **params}}
+    return replace(result.trace, meta={**meta, "sweep": where}).write(folder)
+
+
+def finished_runs(directory: Path, module: ModuleType, graph: Digraph) -> dict[int, xr.Dataset]:
+    """The datasets of the runs whose records a sweep directory holds (a record that cannot be
+    read is treated as missing, so the run is done again)."""
     found = {}
-    for path in sorted((directory / RUNS).glob("run-*.nc")):
+    for folder in sorted((directory / RUNS).glob("run-*")):
         try:
-            with xr.open_dataset(path) as record:
-                found[int(record["run"])] = record.load()
-        except (OSError, ValueError, KeyError):
+            trace = Trace.load(folder)
+            where = trace.meta["sweep"]
+        except (StlpError, OSError, ValueError, KeyError):
             continue
+        run = SweepRun(where["run"], where["seed"], tuple(where["params"].items()))
+        result = RunResult(
+            run, trace, where["score"], where["batch"], where["members"], where["worker"]
+        )
+        found[run.index] = run_dataset(result, module, graph)
     return found
 
 
