@@ -258,10 +258,11 @@ def _execute(module, path, graph, runs, settings, attrs, client, workers, member
                 live = _client(stack, client, workers)
                 size = members or batch_size(len(missing), _workers(live))
                 _map(live, _jobs(path, graph, missing, size, settings), keep)
-    finally:
-        if records and directory is not None:
-            write_dataset(gather(records.values(), attrs), directory / DATASET)
-    return gather(records.values(), attrs)
+    finally:  # also on an interrupt: what finished is written
+        dataset = gather(records.values(), attrs) if records else None
+        if dataset is not None and directory is not None:
+            write_dataset(dataset, directory / DATASET)
+    return gather(records.values(), attrs) if dataset is None else dataset
 
 
 def resume(out: str | os.PathLike, client: Any = None, workers: int | None = None) -> xr.Dataset:
