@@ -211,7 +211,8 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
                 ]
         return lines
 
-    body = [f"for {_MEMBER} in range(_rows):"]
+    # the time is one value per member row (records of a run are evaluated as rows), or shared
+    body = [f"for {_MEMBER} in range(_rows):", f"    t = _T[{_MEMBER} if _T.shape[0] > 1 else 0]"]
     params = [v for v, (d, source, _) in inputs.items() if source == "param" and d == "scalar"]
     for j, var in enumerate(params):
         body.append(f"    {var} = _P[{_MEMBER}, {j}]")
@@ -254,7 +255,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
     out_arrays = sorted(outputs)
     rows = _row_arrays(inputs)
     arguments = [
-        "t",
+        "_T",
         "_scale",
         "_P",
         "_n",
@@ -333,7 +334,7 @@ def _row_arrays(inputs: dict) -> list[str]:
 
 
 def _call_arguments(arguments: list[str]) -> list[str]:
-    plan = {"_n": "_plan['n']", "_m": "_plan['m']", "t": "float(t)", "_scale": "float(_scale)"}
+    plan = {"_n": "_plan['n']", "_m": "_plan['m']", "_T": "time_rows(t)", "_scale": "float(_scale)"}
     return [plan.get(a, a) for a in arguments]
 
 

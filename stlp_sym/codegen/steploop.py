@@ -38,8 +38,8 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
                  *param_arrays]  # fmt: skip
     call = []
     for a in rhs.arguments:
-        if a == "t":
-            call.append("_t")
+        if a == "_T":
+            call.append("_tv")
         elif a == "_scale":
             call.append("dt")
         elif a in rhs.inputs and rhs.inputs[a][1] == "jet":
@@ -50,8 +50,10 @@ def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, l
             call.append(a)
     body = [
         "_rows = _P.shape[0]",
+        "_tv = np.empty(1)",
         "for _k in range(count):",
         "    _t = t0 + (k0 + _k) * dt",
+        "    _tv[0] = _t",
         "    _row = (k0 + _k) * per",
     ]
     for j, c in enumerate(clamps):

@@ -57,6 +57,16 @@ def signal_rows(value, rows) -> np.ndarray:
     )
 
 
+def time_rows(t) -> np.ndarray:
+    """The time as a 1-D float array: one value shared by every row, or one per row (the
+    records of a run evaluated together, each at its own time).
+
+    >>> time_rows(0.5).tolist(), time_rows(np.array([[0.0], [1.0]])).tolist()
+    ([0.5], [0.0, 1.0])
+    """
+    return np.ascontiguousarray(np.reshape(np.asarray(t, dtype=np.float64), -1))
+
+
 def loop_buffers(plan, owner, shapes) -> list:
     """Work arrays of the given ``shapes`` for ``owner``, allocated once per plan and shapes."""
     key = (owner, shapes)
