@@ -27,7 +27,11 @@ def energy_parts(t, state, plan, params, signals, model) -> dict:
     (node arrays) and ``L_edge``, ``H_edge`` (edge arrays, in the plan's arc order), with a
     member axis first for a batch; and ``L_global``, ``H_global`` (one value, or one per
     member) when the action has a global term."""
-    p = model_params(params, plan, model)
+    return energy_parts_of(t, state, plan, model_params(params, plan, model), signals, model)
+
+
+def energy_parts_of(t, state, plan, p, signals, model) -> dict:
+    """:func:`energy_parts` with merged parameters ``p``."""
     out = model["energy_kernel"](
         t, jet_with_tops(t, state, plan, p, signals, model), plan, p, signals
     )

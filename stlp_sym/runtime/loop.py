@@ -26,7 +26,9 @@ preallocated ``t`` and ``values`` (one row per record, a member axis after it fo
 
 import numpy as np
 
-from .energy import energy_parts, energy_total
+from .energy import energy_parts, energy_parts_of, energy_total
+from .params import model_params
+from .plan import batch_shape, global_fields_of
 
 
 def table_row(table, row) -> dict:
@@ -99,29 +101,164 @@ def record_row(t, state, plan, params, signals, record, model) -> None:
     record["row"] = row + 1
 
 
-def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> int:
-    """Advance ``state`` (in place) by ``steps`` steps of ``dt`` from ``t0`` with the signals of
-    ``table``, recording into ``record`` every ``record["stride"]`` steps; stop at the first
-    divergence (``record["diverged"]`` says where). Returns the number of steps taken."""
-    per, step = table["per_step"], model["step"]
+def record_points(times, rows, states, plan, params, table, record, model) -> None:
+    """Record at several record points at once: ``states`` holds the state at each point
+    (arrays ``(points, *state shape)``), ``rows`` their table rows; energies are evaluated at
+    all points in one call, the points taken as the rows of one batch."""
+    count = len(times)
+    if count == 0:
+        return
+    numbers = record["row"] + np.arange(count)
+    signals = {name: values[rows] for name, values in table["signals"].items()}
+    due = {id(m): numbers % m["every"] == 0 for m in record["monitors"]}
+    energies = None
+    if "energy_kernel" in model and any(
+        m["source"] == "energy" and due[id(m)].any() for m in record["monitors"]
+    ):
+        energies = energies_at(times, states, plan, params, signals, model)
+    for monitor in record["monitors"]:
+        at = due[id(monitor)]
+        if not at.any():
+            continue
+        missing = (monitor["source"] == "energy" and energies is None) or (
+            monitor["source"] == "signal" and monitor["name"] not in signals
+        )  # a module generated without energies, a signal the task lacks: NaN rows
+        value = np.nan if missing else monitor_value(monitor, states, signals, energies)[at]
+        append_rows(monitor, times[at], value)
+    for name, value in states.items():
+        np.copyto(record["good"][name], value[-1])
+    record["row"] += count
+
+
+def append_rows(monitor, times, value) -> None:
+    """Append records at ``times`` to a monitor: ``value`` has one row per time (a signal's
+    rows are shared by a batch's members) or is one value for all."""
+    written, end = monitor["count"], monitor["count"] + len(times)
+    monitor["t"][written:end] = times
+    target = monitor["values"][written:end]
+    if 0 < np.ndim(value) < target.ndim:
+        value = np.expand_dims(value, tuple(range(1, 1 + target.ndim - np.ndim(value))))
+    target[...] = value
+    monitor["count"] = end
+
+
+def energies_at(times, states, plan, params, signals, model) -> dict:
+    """:func:`energy_parts` at each of several points (leading axis of ``states`` and of
+    ``signals``), evaluated in one call on a batch whose rows are the points' members."""
+    count = len(times)
+    lead = batch_shape({k: v[0] for k, v in states.items()}, global_fields_of(model))
+    members = int(np.prod(lead, dtype=int))
+    flat = {  # copies: computing energies sets the clamped entries
+        name: value.reshape((count * members, *value.shape[1 + len(lead) :])).copy()
+        for name, value in states.items()
+    }
+    flat_signals = {name: np.repeat(values, members, axis=0) for name, values in signals.items()}
+    p = {
+        name: np.tile(value, (count, 1)) if np.ndim(value) == 2 else value
+        for name, value in model_params(params, plan, model).items()
+    }
+    kept = plan.pop("multipliers", None)  # exact policy: the run's own stay as they are
+    try:
+        t = np.repeat(times, members).reshape(-1, 1)
+        parts = energy_parts_of(t, flat, plan, p, flat_signals, model)
+    finally:
+        if kept is not None:
+            plan["multipliers"] = kept
+    return {name: value.reshape((count, *lead, *value.shape[1:])) for name, value in parts.items()}
+
+
+def snapshot_buffers(state, steps, stride, model, budget=1 << 25) -> dict:
+    """Room for the states at the record points of ``steps`` steps: one C-contiguous
+    ``(cap, rows, size)`` array per state (rows: the batch's members, 1 unbatched; a global
+    state's size is 1), ``cap`` at most ``budget`` bytes' worth and at least 1."""
+    each = sum(np.asarray(value).nbytes for value in state.values())
+    cap = max(1, min(steps // stride, budget // max(1, each)))
+    buffers = {}
+    for name, value in state.items():
+        size = 1 if model["states"][name]["domain"] == "global" else value.shape[-1]
+        buffers[name] = np.empty((cap, max(1, value.size // size), size))
+    return buffers
+
+
+def snapshots_taken(snaps, count, state) -> dict:
+    """The first ``count`` snapshots as arrays ``(count, *shape of the state)``."""
+    return {
+        name: values[:count].reshape((count, *np.shape(state[name])))
+        for name, values in snaps.items()
+    }
+
+
+def python_advance(t0, dt, state, plan, params, table, limit, stride, model):
+    """The run loop's ``advance(k0, count, info, snaps)`` as a Python loop over the module's
+    ``step`` (the contract of a compiled chunk, see :func:`run_recorded`)."""
+    per, step, names = table["per_step"], model["step"], list(state)
     here = [0]  # the first table row of the step under way
 
     def signals(t):
         tk = t0 + here[0] // per * dt
         return table_row(table, here[0] + round((t - tk) * per / dt))
 
+    def advance(k0, count, info, snaps):
+        for k in range(k0, k0 + count):
+            here[0] = k * per
+            step(t0 + k * dt, dt, state, plan, params, signals, model)
+            found = first_divergence(state, limit)
+            if found is not None:
+                info[:5] = (t0 + (k + 1) * dt, names.index(found[0]), found[1], found[2], 1.0)
+                return k - k0 + 1
+            if (k + 1) % stride == 0:
+                taken = int(info[5])
+                for name, value in state.items():
+                    snaps[name][taken] = value.reshape(snaps[name].shape[1:])
+                info[5] = taken + 1
+                if taken + 1 == len(snaps[names[0]]):
+                    return k - k0 + 1
+        return count
+
+    return advance
+
+
+def run_recorded(advance, t0, dt, steps, state, plan, params, table, record, model) -> int:
+    """``steps`` steps through ``advance``, recording at the record points (see the module
+    docstring); returns the steps taken.
+
+    ``advance(k0, count, info, snaps)`` takes steps ``k0 .. k0 + count - 1`` in place and
+    returns how many it took: it stops at the first divergence (``info[:5]``: time, state
+    number, flat index, value, 1) or when ``snaps`` is full. After step ``k``, when ``k + 1``
+    is a multiple of the stride, it copies the state into ``snaps[name][info[5]]`` and adds 1
+    to ``info[5]``. The records are then evaluated from the copies, all points at once."""
+    stride, per = record["stride"], table["per_step"]
     record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
-    for k in range(steps):
-        here[0] = k * per
-        step(t0 + k * dt, dt, state, plan, params, signals, model)
-        t = t0 + (k + 1) * dt
-        found = first_divergence(state, record["limit"])
-        if found is not None:
-            record["diverged"] = divergence_site(t, state, *found, model)
-            return k + 1
-        record["closing"] = record["final"] and k + 1 == steps
-        if (k + 1) % record["stride"] == 0 or record["closing"]:
-            record_row(t, state, plan, params, table_row(table, (k + 1) * per), record, model)
+    snaps = snapshot_buffers(state, steps, stride, model)
+    info, done = np.zeros(6), 0
+    while done < steps:
+        info[5] = 0
+        taken = advance(done, steps - done, info, snaps)
+        points = (done // stride + 1 + np.arange(int(info[5]))) * stride
+        closing = record["final"] and len(points) > 0 and points[-1] == steps
+        kept = points[:-1] if closing else points  # the closing record: on the state itself
+        taken_states = snapshots_taken(snaps, len(kept), state)
+        record_points(t0 + kept * dt, kept * per, taken_states, plan, params, table, record, model)
+        done += taken
+        if info[4] > 0:
+            name = list(state)[int(info[1])]
+            site = divergence_site(float(info[0]), state, name, int(info[2]), float(info[3]), model)
+            record["diverged"] = site
+            return done
+    record["closing"] = record["final"] and steps > 0
+    if record["closing"]:
+        t = t0 + steps * dt
+        record_row(t, state, plan, params, table_row(table, steps * per), record, model)
     return steps
+
+
+def run_steps_loop(t0, dt, steps, state, plan, params, table, record, model) -> int:
+    """Advance ``state`` (in place) by ``steps`` steps of ``dt`` from ``t0`` with the signals of
+    ``table``, recording into ``record`` every ``record["stride"]`` steps; stop at the first
+    divergence (``record["diverged"]`` says where). Returns the number of steps taken."""
+    advance = python_advance(
+        t0, dt, state, plan, params, table, record["limit"], record["stride"], model
+    )
+    return run_recorded(advance, t0, dt, steps, state, plan, params, table, record, model)
