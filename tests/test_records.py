@@ -402,3 +402,75 @@ def test_unreadable_traces_and_checkpoints_are_one_line_errors(tmp_path) -> None
     np.savez(tmp_path / "other.npz", a=np.zeros(1))
     with pytest.raises(StlpError, match="not a checkpoint"):
         Checkpoint.read(tmp_path / "other.npz")
+
+
+# ---- records evaluated together ---------------------------------------------------------------
+
+
+def _timed_bias() -> tuple:
+    """An action whose energies depend on the time itself (``sin 3t``), with a global field, a
+    parameter per node and no field named ``x``: what the records of a batch must get right."""
+    import sympy as sp
+
+    from stlp_sym.symbolic.action import Action
+    from stlp_sym.symbolic.vocabulary import (
+        IS_OUTPUT,
+        Aggregate,
+        Clamp,
+        Field,
+        Parameter,
+        Signal,
+        fn,
+        src,
+        t,
+    )
+
+    v, w, bias, y = fn("v"), fn("w"), fn("bias"), fn("y")
+    k, r, h = sp.symbols("k r h")
+    return Action(
+        name="timed-bias",
+        fields=(Field("v"), Field("w", "edge"), Field("bias", "global")),
+        signals=(Signal("s", "input"), Signal("y", "output")),
+        clamps=(Clamp("v", "s"),),
+        aggregates=(Aggregate("a", w * src(v) + bias * w),),
+        parameters=(Parameter("k", 0.5), Parameter("r", 0.25), Parameter("h", 0.3, on="node")),
+        node=v.diff(t) ** 2 / 2
+        + IS_OUTPUT * (v - y) ** 2 / 2
+        - k * v * sp.tanh(fn("a") + bias)
+        + h * sp.sin(3 * t) * v**2 / 2,
+        edge=r / 2 * w.diff(t) ** 2 + k * w**2 / 2,
+        global_=bias.diff(t) ** 2 / 2 + (bias - 1) ** 2 / 2,
+    )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_records_taken_together_equal_the_modules_energies_point_by_point(backend) -> None:
+    """A batch's L and H, recorded at every record point of a call at once, equal the module's
+    ``lagrangian``/``hamiltonian`` called at each point alone on the states a step loop gives."""
+    from recorded_numbers import signals_for
+
+    module = build(_timed_bias(), Options(flip=False, normalise=False, backend=backend))
+    graph = Digraph.from_spec("random:5,9,2:in=1:out=1")
+    rng = np.random.default_rng(3)
+    params = {"k": np.array([0.4, 0.5, 0.6]), "h": rng.uniform(0.1, 1.0, (3, graph.n))}
+    signals, stride, steps = signals_for(module, graph.n), 5, 200
+    trace = run(module, graph, signals, steps=steps, dt=DT, seed=[0, 1, 2], params=params,
+                record_every=stride * DT, monitor=["L", "H"], progress=False)  # fmt: skip
+    plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+    state = module.init(plan, params, [0, 1, 2])
+    module.clamp(0.0, state, plan, signals(0.0))
+    expected = {"L": [], "H": []}
+    for k in range(steps + 1):
+        if k % stride == 0:
+            point = {name: value.copy() for name, value in state.items()}
+            at = k * DT, point, plan, params, signals(k * DT)
+            expected["L"].append(module.lagrangian(*at))
+            expected["H"].append(module.hamiltonian(*at))
+        if k < steps:
+            module.step(k * DT, DT, state, plan, params, signals)
+    for name in ("L", "H"):
+        recorded = trace.series[name]
+        np.testing.assert_allclose(recorded.t, np.arange(0, steps + 1, stride) * DT, rtol=1e-12)
+        np.testing.assert_allclose(recorded.values, np.array(expected[name]), rtol=1e-10,
+                                   atol=1e-12, err_msg=name)  # fmt: skip
+    assert recorded.values.shape == (steps // stride + 1, 3)
