@@ -7,7 +7,10 @@ and grouped into runs: parameter-only ops go before the loops (once per batch me
 node ops is one loop over the nodes, a run of edge ops one loop over the arcs nested in the
 loop over their destinations, merged with the node run after it (owner computes: the value at
 an arc's destination is the loop's node value, a sum into a destination is accumulated in the
-arc loop of the node that owns the segment, and the node's own ops follow). A sum into sources
+arc loop of the node that owns the segment, and the node's own ops follow). An edge run after
+it that reads the node's values at the arcs' destinations is a second loop over the same
+segment in the same node iteration (its node values still scalars, its arcs still in cache),
+unless it reads at the sources a value of that node loop. A sum into sources
 is one sequential pass over the arcs before its run (serial code: no race, no atomics). A value
 lives in a scalar of its loop, unless a later loop reads it: then in a work array of the plan.
 Global values (a global field, a sum over every node or arc, what is computed from them) are
@@ -117,23 +120,58 @@ def _merged(runs: list[tuple[str, list[Op]]]) -> list[tuple[str, list[Op], list[
     return merged
 
 
+def _owner_fused(merged: list[tuple[str, list[Op], list[Op]]]) -> list[tuple]:
+    """``(domain, ops, tail, after)``: an edge run that reads node values only at the arcs'
+    destinations, or values of earlier loops at their sources, becomes a second loop over the
+    arcs of each node (``after``), in the node loop before it: the node's values are still
+    scalars there and its arcs' arrays are still in cache."""
+    fused: list[tuple] = []
+    for domain, ops, tail in merged:
+        if fused and domain == "edge" and not tail and _nests(fused[-1], ops):
+            fused[-1] = (*fused[-1][:3], ops)
+            continue
+        fused.append((domain, ops, tail, []))
+    return fused
+
+
+def _nests(before: tuple, ops: list[Op]) -> bool:
+    """True when edge ``ops`` can run per destination in the node loop of ``before``."""
+    domain, prior, tail, after = before
+    if domain == "global" or after or (domain == "edge" and not tail):
+        return False
+    defined = {op.target for op in prior + tail}
+    return not any(op.kind == "gather" and op.end == "src" and op.source in defined for op in ops)
+
+
 def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> LoopKernel:
     """The compiled loops of ``kernel`` (``name`` is the NumPy kernel's function name;
     ``globals_`` the action's global fields, whose values carry no node or arc axis)."""
     used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
     inputs = {v: spec for v, spec in kernel.inputs.items() if v in used}
     before, plain = _groups(kernel.ops)
-    runs = _merged(plain)
-    run_of = {op.target: k for k, (_, ops, tail) in enumerate(runs) for op in ops + tail}
+    runs = _owner_fused(_merged(plain))
+    # where each value is made: (run, part), part 0 the arc loop, 1 the node ops, 2 the second
+    # arc loop of the run
+    made = {
+        op.target: (k, part)
+        for k, run in enumerate(runs)
+        for part, ops in enumerate(run[1:])
+        for op in ops
+    }
+    run_of = {var: k for var, (k, _) in made.items()}
     domain_of = {op.target: op.domain for op in kernel.ops}
     domain_of.update({v: d for v, (d, _, _) in inputs.items()})
     outputs = {var for var in kernel.outputs.values() if var in run_of}
     arrays = {
         var
-        for k, (_, ops, tail) in enumerate(runs)
-        for op in ops + tail
+        for k, run in enumerate(runs)
+        for part, ops in enumerate(run[1:])
+        for op in ops
         for var in op.reads
-        if var in run_of and run_of[var] != k and var not in outputs and domain_of[var] != "global"
+        if var in made
+        and (made[var][0] != k or (part == 2 and made[var][1] == 0))  # another loop reads it
+        and var not in outputs
+        and domain_of[var] != "global"
     }
     # a sum into sources is one sequential pass over the arcs before its run (writes into a
     # node array indexed by source: serial, so no race; reads the arcs in order)
@@ -219,14 +257,16 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
     for var in _row_arrays(inputs):
         body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
     body += [f"    {op.target} = {expr_line(op, '0')}" for op in before]
-    for domain, ops, tail in runs:
+    for domain, ops, tail, after in runs:
         if domain == "global":
             body += ["    " + line for op in ops for line in global_lines(op)]
             continue
         lines = [*out_sum_lines(ops + tail), f"for {_NODE} in range(_n):"]
+        second = [f"    for {_ARC} in range(_in_ptr[{_NODE}], _in_ptr[{_NODE} + 1]):"] * bool(after)
+        second += ["        " + line for op in after for line in op_lines(op, _ARC, {})]
         if domain == "node":
             lines += ["    " + line for op in ops for line in op_lines(op, _NODE, {})]
-            body += ["    " + line for line in lines]
+            body += ["    " + line for line in lines + second]
             continue
         defined = {op.target for op in ops}
         fused = {
@@ -240,7 +280,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
         lines += ["        " + line for op in ops for line in op_lines(op, _ARC, {})]
         lines += [f"        {fused[t]} += {ref(v, _ARC)}" for t, v in sums.items()]
         lines += ["    " + line for op in tail for line in op_lines(op, _NODE, fused)]
-        body += ["    " + line for line in lines]
+        body += ["    " + line for line in lines + second]
     # outputs read straight from an input or computed from parameters only fill their domain
     filled = {}
     for out, var in kernel.outputs.items():
