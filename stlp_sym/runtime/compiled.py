@@ -13,7 +13,8 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
-from .loop import divergence_site, record_row, run_steps_loop, table_row
+from .chunk import frozen_flags, snapshot_arrays
+from .loop import divergence_site, record_row, table_row
 from .params import model_params
 
 
@@ -124,18 +125,20 @@ def live_rows(plan, name) -> np.ndarray:
 
 def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
     """``run_steps`` with the steps between two records in one compiled call
-    (``model["chunk"]``): Python runs only at record points."""
-    if plan.get("frozen"):  # the compiled loop knows no frozen states: step by step
-        return run_steps_loop(t0, dt, steps, state, plan, params, table, record, model)
+    (``model["chunk"]``): Python runs only at record points (frozen states held there too)."""
     p = model_params(params, plan, model)
-    per, stride, info = table["per_step"], record["stride"], np.zeros(5)
+    per, stride, info = table["per_step"], record["stride"], np.zeros(6)
+    snaps, frozen = snapshot_arrays(state, model, 1), frozen_flags(plan, model)
     record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
     done = 0
     while done < steps:
         count = min(stride - done % stride, steps - done)
-        taken = model["chunk"](t0, dt, done, count, state, plan, p, table, record["limit"], info)
+        info[5] = 0.0  # the snapshot at the record point (cap 1) is not read: record_row is
+        taken = model["chunk"](
+            t0, dt, done, count, state, plan, p, table, record["limit"], info, stride, snaps, frozen
+        )
         if info[4] > 0:
             name = list(state)[int(info[1])]
             site = divergence_site(float(info[0]), state, name, int(info[2]), float(info[3]), model)
