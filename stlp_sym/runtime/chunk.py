@@ -32,9 +32,12 @@ def snapshot_arrays(state, model, cap) -> dict:
     state's size is 1), one row per batch member."""
     arrays = {}
     for name, info in model["states"].items():
-        values = np.asarray(state[name])
-        size = 1 if info["domain"] == "global" else values.shape[-1]
-        arrays[name] = np.empty((cap, max(1, values.size) // max(1, size), size))
+        shape = np.shape(state[name])
+        if info["domain"] != "global":  # (*lead, size); a graph may have no arcs
+            shape, size = shape[:-1], shape[-1]
+        else:
+            size = 1
+        arrays[name] = np.empty((cap, int(np.prod(shape)), size))
     return arrays
 
 
