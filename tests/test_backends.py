@@ -102,7 +102,7 @@ def test_compiled_euler_run_steps_agree_with_numpy(model, graph) -> None:
     one compiled call; run() gives the NumPy backend's trace."""
     graph = _graph(graph)
     modules = _modules(model, "euler", None)
-    assert "def _euler_steps(" in Path(modules[1].__file__).read_text(encoding="utf-8")
+    assert "def _steps(" in Path(modules[1].__file__).read_text(encoding="utf-8")
     traces = [
         run(module, graph, signals_for(module, graph.n), steps=STEPS, seed=[0, 1],
             record_every=0.01, progress=False)

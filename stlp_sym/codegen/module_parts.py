@@ -9,8 +9,10 @@ generated. A module's public functions are thin: each passes its arguments and t
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass
+from fractions import Fraction
 
 from ..options import Options
 from .integrators import Integrator
@@ -38,6 +40,12 @@ class EntryPoint:
         return textwrap.fill(text, width=88, subsequent_indent="    ")
 
 
+def compiles_steps(ir: StepIR, options: Options) -> bool:
+    """True when the module's steps run in compiled code (``run_steps`` between two records,
+    ``step`` one at a time): the numba backend under an explicit policy."""
+    return options.backend == "numba" and ir.exact is None
+
+
 def entry_points(ir: StepIR, integrator: Integrator, chunked: bool = False) -> list[dict[str, str]]:
     """The module's public functions (the contract of a generated module); ``chunked``: its
     steps between two records run in one compiled call."""
@@ -52,7 +60,12 @@ def entry_points(ir: StepIR, integrator: Integrator, chunked: bool = False) -> l
         EntryPoint("init", "plan, params=None, seed=0", "initial_state"),
         EntryPoint("clamp", "t, state, plan, signals", "apply_clamps"),
         EntryPoint("rhs", "t, state, plan, params, signals", "state_rates"),
-        EntryPoint("step", "t, dt, state, plan, params, signals", integrator.runtime, step_doc),
+        EntryPoint(
+            "step",
+            "t, dt, state, plan, params, signals",
+            "compiled_step" if chunked else integrator.runtime,
+            step_doc,
+        ),
         EntryPoint(
             "run_steps",
             "t0, dt, steps, state, plan, params, table, record",
@@ -111,7 +124,7 @@ def model_entries(
         ("step", integrator.runtime),
     ]
     if chunked:
-        entries.append(("chunk", "_euler_chunk"))
+        entries += [("chunk", "_chunk"), ("stages", "_STAGES")]
     if ir.exact is not None:
         entries += [
             ("top_rates", "exact_top_rates"),
@@ -170,6 +183,8 @@ def module_tables(
     ]
     if integrator.tableau is not None and not integrator.folds_dt:
         tables.append(("_TABLEAU", repr(integrator.tableau.as_floats())))
+    if compiles_steps(ir, options):
+        tables.append(("_STAGES", repr(_stages(ir, integrator, read))))
     if ir.exact is not None:
         tables += [
             ("_EXACT_BLOCKS", literal(list(ir.exact.unknowns))),
@@ -178,6 +193,22 @@ def module_tables(
     if ir.el is not None:
         tables.append(("_EL_FIELDS", repr(sorted({name[3:] for name in ir.el.outputs}))))
     return tables
+
+
+def _stages(ir: StepIR, integrator: Integrator, read: set[str]) -> dict:
+    """What ``step`` tabulates for the compiled steps: the stage nodes ``c`` (the table row of
+    stage time ``t + c dt`` is ``round(c per_step)``), whether a step clamps again at ``t + dt``
+    (row ``per_step``), the signals the steps read and those a step cannot do without."""
+    nodes = integrator.tableau.c if integrator.tableau is not None else (Fraction(0),)
+    optional = {c["signal"] for c in clamp_entries(ir) if not c["required"]}
+    kernel = {key for _domain, source, key in ir.rhs.inputs.values() if source == "signal"}
+    return {
+        "nodes": tuple(float(c) for c in nodes),
+        "per_step": math.lcm(1, *(c.denominator for c in nodes)),
+        "final_clamp": integrator.tableau is not None and not integrator.folds_dt,
+        "signals": sorted(read),
+        "required": sorted((read - optional) | kernel),
+    }
 
 
 def _isort(name: str) -> tuple[bool, str]:

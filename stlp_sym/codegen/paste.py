@@ -32,6 +32,7 @@ RUNTIME_FILES = (
     "energy",
     "loop",
     "compiled",
+    "chunk",
 )
 
 

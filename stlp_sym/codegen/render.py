@@ -22,10 +22,16 @@ from .buffers import kernel_lines
 from .integrators import INTEGRATORS
 from .ir import Kernel, StepIR
 from .loops import LoopKernel, lead_line, loop_kernel, wrapper_result
-from .module_parts import clamp_entries, entry_points, model_entries, module_tables
+from .module_parts import (
+    clamp_entries,
+    compiles_steps,
+    entry_points,
+    model_entries,
+    module_tables,
+)
 from .paste import functions_called, pasted_source
 from .printer import numpy_code
-from .steploop import euler_steps
+from .steploop import CHUNK_ARGUMENTS, compiled_steps
 
 TEMPLATE = "module.py.j2"
 _LOADS = {
@@ -141,29 +147,26 @@ def _loop_context(
     return context, loops.source
 
 
-def _chunk_context(ir: StepIR, rhs: LoopKernel) -> tuple[dict, str]:
-    """The compiled Euler steps between two records and their Python adapter."""
-    source, lines, call = euler_steps(ir, rhs, clamp_entries(ir))
+def _chunk_context(ir: StepIR, rhs: LoopKernel, integrator_name: str) -> tuple[dict, str]:
+    """The compiled steps between two records (or of one ``step``) and their Python adapter."""
+    integrator = INTEGRATORS[integrator_name]
+    source, lines, result = compiled_steps(ir, rhs, clamp_entries(ir), integrator)
     context = {
-        "function": "_euler_chunk",
-        "arguments": "t0, dt, k0, count, state, _plan, p, table, limit, info",
-        "doc": "``count`` Euler steps in one compiled call; returns the steps taken.",
+        "function": "_chunk",
+        "arguments": CHUNK_ARGUMENTS,
+        "doc": f"Steps ``k0 .. k0 + count - 1`` of {integrator.name} in one compiled call "
+        "(snapshots every ``stride`` steps); returns the steps taken.",
         "lines": lines,
-        "result": call,
+        "result": result,
     }
     return context, source
 
 
-def compiles_steps(ir: StepIR, options: Options) -> bool:
-    """True when the module's ``run_steps`` runs its steps in compiled code (the numba
-    backend, an explicit policy, explicit Euler)."""
-    return options.backend == "numba" and ir.exact is None and options.integrator == "euler"
-
-
 def _kernels(
-    ir: StepIR, backend: str = "numpy", chunked: bool = False
+    ir: StepIR, backend: str = "numpy", chunked: str | None = None
 ) -> tuple[list[dict], list[str]]:
-    """The kernel functions of the module, and (numba) the compiled loops they call."""
+    """The kernel functions of the module, and (numba) the compiled loops they call;
+    ``chunked`` names the integrator whose steps are compiled (None: none are)."""
     printed = [(ir.rhs, "_rhs_kernel", "Leading derivatives of the states.")]
     if ir.energy is not None:
         printed.append((ir.energy, "_energy_kernel", "L and H per node and arc."))
@@ -176,7 +179,8 @@ def _kernels(
             kernels.append(context)
             compiled.append(source)
             if chunked and function == "_rhs_kernel":
-                chunk, steps = _chunk_context(ir, loop_kernel(kernel, function, globals_))
+                rhs = loop_kernel(kernel, function, globals_)
+                chunk, steps = _chunk_context(ir, rhs, chunked)
                 compiled.append(steps)
                 kernels.append(chunk)
         else:
@@ -192,7 +196,9 @@ def render_context(ir: StepIR, options: Options, cache_key: str, equations: list
     points = entry_points(ir, integrator, chunked)
     public = [point["name"] for point in points]
     numba = options.backend == "numba"
-    kernels, compiled = _kernels(ir, "numba" if numba else "numpy", chunked)
+    kernels, compiled = _kernels(
+        ir, "numba" if numba else "numpy", options.integrator if chunked else None
+    )
     context = {
         "title": f"Generated {'Numba' if numba else 'NumPy'} step functions of model {ir.name!r}.",
         "imports": ["import numba", "import numpy as np"] if numba else ["import numpy as np"],

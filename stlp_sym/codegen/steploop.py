@@ -1,137 +1,345 @@
-"""The numba backend's compiled Euler steps: ``count`` explicit Euler steps in one compiled call
-(clamps from the signal table, the compiled ``rhs`` kernel with ``dt`` folded, the decays, the
-updates and the divergence check), so that ``run_steps`` calls Python only at record points.
+"""The numba backend's compiled steps: ``count`` steps of any explicit integrator in one compiled
+call (clamps from the signal table at every stage time, the compiled ``rhs`` kernel, decays,
+live masks, the updates, the divergence check and snapshots every ``stride`` steps), so that
+``run_steps`` calls Python only at record points and ``step`` gets the fused updates too.
 
-Printed for the explicit policies under the ``euler`` integrator; :func:`euler_steps` returns
-the compiled function's source and the lines of its Python adapter ``_euler_chunk``.
+The printed function ``_steps`` is a frame (the time loop, divergence, snapshots) around a body
+per integrator kind: explicit Euler with ``dt`` folded into the kernel, semi-implicit Euler, and
+an explicit Runge-Kutta tableau, each with the semantics of the runtime's Python step
+(``stlp_sym/runtime/integrate.py``): every clamp is set from the table row of its stage time
+(row ``k D + j`` is the time ``t0 + (k + j / D) dt``), a Runge-Kutta step clamps once more at
+``t + dt``, and a frozen state (flag ``F[j]``) is never updated. A Runge-Kutta method keeps, per
+state, one work array ``G`` of the plan: the start value, the weighted sum of the slopes and one
+slope per stage (allocated once per plan and batch size).
+
+:func:`compiled_steps` returns the compiled function's source and the lines of its Python
+adapter ``_chunk`` (see :data:`CHUNK_ARGUMENTS`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from .integrators import Integrator
 from .ir import StepIR
 from .loops import LoopKernel, lead_line
 
+#: The adapter's signature (``model["chunk"]``).
+CHUNK_ARGUMENTS = "t0, dt, k0, count, state, _plan, p, table, limit, info, stride, snaps, frozen"
+_SIZES = {"node": "_n", "edge": "_m", "global": "1"}
+_PLAN_SIZES = {"node": "_plan['n']", "edge": "_plan['m']", "global": "1"}
 
-def euler_steps(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> tuple[str, list[str], str]:
-    """``(source of _euler_steps, lines of _euler_chunk, its call)`` for ``ir`` and its
-    compiled rhs."""
+
+@dataclass(frozen=True)
+class StepNames:
+    """What the printed steps refer to, derived once from the IR and its compiled rhs."""
+
+    states: list[str]  # in the order of the module's STATES (frozen flags, divergence)
+    domain: dict[str, str]
+    order: list[str]  # each field's chain, lowest derivative first
+    nxt: dict[str, str]  # a lower state's rate: the next state of its chain
+    rates: dict[str, str]  # a top state's kernel output array
+    decays: list[str]  # top states with a decay: columns of _K
+    signals: list[str]
+    roles: list[str]
+    kernel_arrays: list[str]
+    param_arrays: list[str]
+    clamps: list[dict]
+
+    def size(self, name: str) -> str:
+        return _SIZES[self.domain[name]]
+
+
+def step_names(ir: StepIR, rhs: LoopKernel, clamps: list[dict]) -> StepNames:
+    """The :class:`StepNames` of ``ir`` with the compiled rhs kernel ``rhs``."""
     states = [s.name for s in ir.states]
-    domain = {s.name: s.domain for s in ir.states}
-    size = {name: {"node": "_n", "edge": "_m", "global": "1"}[domain[name]] for name in states}
     tops: dict[str, list[str]] = {}
     for s in ir.states:
         tops.setdefault(s.field, []).append(s.name)
     order = [name for chain in tops.values() for name in chain]
-    nxt = {c[k]: c[k + 1] for c in tops.values() for k in range(len(c) - 1)}
-    rates = {out: arg for out, arg in rhs.results.items() if out in states}
     signals = sorted({key for _, source, key in rhs.inputs.values() if source == "signal"}
                      | {c["signal"] for c in clamps})  # fmt: skip
-    roles = [v for v, (_, source, _) in rhs.inputs.items() if source == "role"]
-    kernel_arrays = [a for a in rhs.arguments[9:] if a not in rhs.inputs]
-    # parameters on nodes or arcs: rows read by the compiled rhs, made once per chunk
-    param_arrays = [a for a in rhs.arguments[9:] if a in rhs.inputs and rhs.inputs[a][1] == "param"]
-    arguments = ["t0", "dt", "k0", "count", "per", "limit", "info", "_P", "_K", "_n", "_m",
-                 "_src", "_in_ptr", "_out_ptr", "_by_src", *roles,
-                 *[f"S_{n}" for n in states], *[f"T_{g}" for g in signals], "_has",
-                 *[f"C_{j}" for j in range(len(clamps))],
-                 *[f"L_{n}" for n in states if domain[n] == "node"], *kernel_arrays,
-                 *param_arrays]  # fmt: skip
+    extra = rhs.arguments[9:]  # after _T, _scale, _P, _n, _m and the four plan arrays
+    return StepNames(
+        states=states,
+        domain={s.name: s.domain for s in ir.states},
+        order=order,
+        nxt={c[k]: c[k + 1] for c in tops.values() for k in range(len(c) - 1)},
+        rates={out: arg for out, arg in rhs.results.items() if out in states},
+        decays=[name for name in order if ir.decays.get(name, 0) != 0],
+        signals=signals,
+        roles=[v for v, (_, source, _) in rhs.inputs.items() if source == "role"],
+        kernel_arrays=[a for a in extra if a not in rhs.inputs],
+        param_arrays=[a for a in extra if a in rhs.inputs and rhs.inputs[a][1] == "param"],
+        clamps=clamps,
+    )
+
+
+def _indent(lines: list[str], depth: int = 1) -> list[str]:
+    return ["    " * depth + line for line in lines]
+
+
+def _entries(names: StepNames, name: str, inner: list[str]) -> list[str]:
+    """``inner`` for every entry ``[_mb, _ni]`` of state ``name``."""
+    return [
+        "for _mb in range(_rows):",
+        f"    for _ni in range({names.size(name)}):",
+        *_indent(inner, 2),
+    ]
+
+
+def _unfrozen(names: StepNames, name: str, inner: list[str]) -> list[str]:
+    """``inner`` for every entry of state ``name`` unless the state is held fixed."""
+    return [f"if F[{names.states.index(name)}] == 0.0:", *_indent(_entries(names, name, inner))]
+
+
+def _at(name: str) -> str:
+    return f"S_{name}[_mb, _ni]"
+
+
+def _live(names: StepNames, name: str) -> str | None:
+    """Where a node state exists (a kernel output elsewhere is no rate), else None."""
+    return f"L_{name}[_ni] > 0" if names.domain[name] == "node" else None
+
+
+def _rate(names: StepNames, name: str) -> str:
+    """The rate of entry ``[_mb, _ni]`` of ``name`` (as the runtime's ``rates_of``)."""
+    if name not in names.rates:
+        return _at(names.nxt[name])
+    rate = f"{names.rates[name]}[_mb, _ni]"
+    if name in names.decays:
+        rate = f"{rate} - _K[_mb, {names.decays.index(name)}] * {_at(name)}"
+    live = _live(names, name)
+    return f"(({rate}) if {live} else 0.0)" if live else f"({rate})"
+
+
+def _kernel_call(names: StepNames, rhs: LoopKernel, scale: str) -> str:
+    """The compiled rhs kernel on the state arrays at time ``_tv``, table row ``_row``."""
     call = []
     for a in rhs.arguments:
-        if a == "_T":
-            call.append("_tv")
-        elif a == "_scale":
-            call.append("dt")
-        elif a in rhs.inputs and rhs.inputs[a][1] == "jet":
-            call.append(f"S_{rhs.inputs[a][2]}")
-        elif a in rhs.inputs and rhs.inputs[a][1] == "signal":
-            call.append(f"T_{rhs.inputs[a][2]}[_row:_row + 1]")
+        spec = rhs.inputs.get(a)
+        if a in ("_T", "_scale"):
+            call.append("_tv" if a == "_T" else scale)
+        elif spec is not None and spec[1] == "jet":
+            call.append(f"S_{spec[2]}")
+        elif spec is not None and spec[1] == "signal":
+            call.append(f"T_{spec[2]}[_row:_row + 1]")
         else:
             call.append(a)
-    body = [
-        "_rows = _P.shape[0]",
-        "_tv = np.empty(1)",
-        "for _k in range(count):",
-        "    _t = t0 + (k0 + _k) * dt",
-        "    _tv[0] = _t",
-        "    _row = (k0 + _k) * per",
-    ]
-    for j, c in enumerate(clamps):
-        guard = "" if c["required"] else f"if _has[{j}] > 0:"
-        lines = [
+    return f"{rhs.name}_loops({', '.join(call)})"
+
+
+def _clamp_lines(names: StepNames) -> list[str]:
+    """Clamped entries set from table row ``_row`` (an optional signal only when present)."""
+    lines = []
+    for j, c in enumerate(names.clamps):
+        setting = [
             "for _mb in range(_rows):",
             "    for _ni in range(_n):",
             f"        if C_{j}[_ni] > 0:",
             f"            S_{c['state']}[_mb, _ni] = T_{c['signal']}[_row, _ni]",
         ]
-        if guard:
-            body.append("    " + guard)
-            lines = ["    " + line for line in lines]
-        body += ["    " + line for line in lines]
-    body.append(f"    {rhs.name}_loops({', '.join(call)})")
-    decays = [name for name in order if name in ir.decays and ir.decays[name] != 0]
-    for name in order:
-        target, n = f"S_{name}", size[name]
-        body += ["    for _mb in range(_rows):", f"        for _ni in range({n}):"]
-        if name not in rates:
-            body.append(f"            {target}[_mb, _ni] += dt * S_{nxt[name]}[_mb, _ni]")
-            continue
-        live = f"L_{name}[_ni] > 0" if domain[name] == "node" else "True"
-        value = f"{target}[_mb, _ni]"
-        if name in decays:
-            value = f"{value} * (1.0 - dt * _K[_mb, {decays.index(name)}])"
-        body += [
-            f"            if {live}:",
-            f"                {target}[_mb, _ni] = {value} + {rates[name]}[_mb, _ni]",
+        lines += setting if c["required"] else [f"if _has[{j}] > 0:", *_indent(setting)]
+    return lines
+
+
+def _stage(names: StepNames, rhs: LoopKernel, node: float, scale: str) -> list[str]:
+    """Clamps and kernel at the stage time ``t + node dt`` (the table row of that time)."""
+    time, row = f"_t + {node!r} * dt", f"_base + int({node!r} * per + 0.5)"
+    if node == 0:
+        time, row = "_t", "_base"
+    return [
+        f"_tv[0] = {time}",
+        f"_row = {row}",
+        *_clamp_lines(names),
+        _kernel_call(names, rhs, scale),
+    ]
+
+
+def _euler_body(names: StepNames, rhs: LoopKernel) -> list[str]:
+    """Explicit Euler, ``dt`` folded into the kernel: ``s <- s (1 - dt k) + dt rest`` on live
+    entries, lower states first with the old value of the next one."""
+    lines = _stage(names, rhs, 0.0, "dt")
+    for name in names.order:
+        if name not in names.rates:
+            inner = [f"{_at(name)} += dt * {_at(names.nxt[name])}"]
+        else:
+            value = _at(name)
+            if name in names.decays:
+                value = f"{value} * (1.0 - dt * _K[_mb, {names.decays.index(name)}])"
+            inner = [f"{_at(name)} = {value} + {names.rates[name]}[_mb, _ni]"]
+            live = _live(names, name)
+            inner = [f"if {live}:", *_indent(inner)] if live else inner
+        lines += _unfrozen(names, name, inner)
+    return lines
+
+
+def _semi_implicit_body(names: StepNames, rhs: LoopKernel) -> list[str]:
+    """Semi-implicit Euler: every rate at ``t``, then the highest derivative first and each lower
+    state with its updated next one."""
+    lines = _stage(names, rhs, 0.0, "1.0")
+    for name in reversed(names.order):
+        lines += _unfrozen(names, name, [f"{_at(name)} = {_at(name)} + {_rate(names, name)} * dt"])
+    return lines
+
+
+def _restart_lines(names: StepNames, row: tuple[float, ...]) -> list[str]:
+    """A stage's state: the start plus ``dt`` times the tableau row's slopes, in order."""
+    lines = []
+    for name in names.order:
+        value = f"G_{name}[0, _mb, _ni]"
+        for j, a in enumerate(row):
+            if a:
+                value = f"{value} + G_{name}[{2 + j}, _mb, _ni] * ({a!r} * dt)"
+        lines += _unfrozen(names, name, [f"{_at(name)} = {value}"])
+    return lines
+
+
+def _slope_lines(names: StepNames, i: int, weight: float) -> list[str]:
+    """Slope ``i`` kept, and added with its integer weight to the sum of slopes."""
+    lines = []
+    for name in names.order:
+        total = f"G_{name}[1, _mb, _ni]"
+        weighted = f"_r * {weight!r}" if i == 0 else f"{total} + _r * {weight!r}"
+        inner = [f"_r = {_rate(names, name)}", f"G_{name}[{2 + i}, _mb, _ni] = _r",
+                 f"{total} = {weighted}"]  # fmt: skip
+        lines += _unfrozen(names, name, inner)
+    return lines
+
+
+def _runge_kutta_body(names: StepNames, rhs: LoopKernel, tableau: dict) -> list[str]:
+    """An explicit Runge-Kutta step of ``tableau`` (see :meth:`Tableau.as_floats`), the clamps
+    set once more at ``t + dt``."""
+    lines = []
+    for name in names.order:
+        lines += _entries(names, name, [f"G_{name}[0, _mb, _ni] = {_at(name)}"])
+    stages = zip(tableau["a"], tableau["c"], tableau["weights"], strict=True)
+    for i, (row, node, weight) in enumerate(stages):
+        lines += _restart_lines(names, row) if i else []
+        lines += _stage(names, rhs, node, "1.0") + _slope_lines(names, i, weight)
+    scale = f"(dt / {tableau['divisor']!r})"
+    for name in names.order:
+        inner = [f"{_at(name)} = G_{name}[0, _mb, _ni] + G_{name}[1, _mb, _ni] * {scale}"]
+        lines += _unfrozen(names, name, inner)
+    return [*lines, "_row = _base + per", *_clamp_lines(names)]
+
+
+def _divergence_lines(names: StepNames) -> list[str]:
+    """The first state (in STATES order) with an entry beyond ``limit`` or not finite: its
+    largest entry is reported in ``info`` and the steps taken returned."""
+    lines = []
+    for j, name in enumerate(names.states):
+        lines += [
+            "_best, _at = -1.0, -1",
+            f"for _e in range(S_{name}.size):",
+            f"    _v = S_{name}.flat[_e]",
+            "    _a = abs(_v) if np.isfinite(_v) else np.inf",
+            "    if _a > limit and _a > _best:",
+            "        _best, _at = _a, _e",
+            "if _at >= 0:",
+            f"    info[0], info[1], info[2] = _t + dt, {j}, _at",
+            f"    info[3], info[4] = S_{name}.flat[_at], 1.0",
+            "    return _k + 1",
         ]
-    for j, name in enumerate(states):
-        body += [
-            "    _best, _at = -1.0, -1",
-            f"    for _e in range(S_{name}.size):",
-            f"        _v = S_{name}.flat[_e]",
-            "        _a = abs(_v) if np.isfinite(_v) else np.inf",
-            "        if _a > limit and _a > _best:",
-            "            _best, _at = _a, _e",
-            "    if _at >= 0:",
-            f"        info[0], info[1], info[2] = _t + dt, {j}, _at",
-            f"        info[3], info[4] = S_{name}.flat[_at], 1.0",
-            "        return _k + 1",
-        ]
-    body.append("return count")
-    source = "\n".join(
-        ['@numba.njit(cache=True, error_model="numpy")']
-        + [f"def _euler_steps({', '.join(arguments)}):"]
-        + ["    " + line for line in body]
-    )
+    return lines
+
+
+def _snapshot_lines(names: StepNames) -> list[str]:
+    """Every ``stride`` steps, each state copied into its snapshot array at ``info[5]``; a full
+    snapshot array ends the call."""
+    copies = [f"N_{name}[_j, :, :] = S_{name}" for name in names.states]
+    return [
+        "if (k0 + _k + 1) % stride == 0:",
+        "    _j = int(info[5])",
+        *_indent(copies),
+        "    info[5] += 1",
+        f"    if info[5] == N_{names.states[0]}.shape[0]:",
+        "        return _k + 1",
+    ]
+
+
+def _body(names: StepNames, rhs: LoopKernel, integrator: Integrator) -> list[str]:
+    """One step of ``integrator`` (its rule, or its tableau)."""
+    if integrator.folds_dt:
+        return _euler_body(names, rhs)
+    if integrator.tableau is None:
+        return _semi_implicit_body(names, rhs)
+    return _runge_kutta_body(names, rhs, integrator.tableau.as_floats())
+
+
+def _arguments(names: StepNames, integrator: Integrator) -> list[str]:
+    """The compiled function's arguments."""
+    states, nodes = names.states, [n for n in names.states if names.domain[n] == "node"]
+    buffers = [f"G_{n}" for n in states] if _buffered(integrator) else []
+    return ["t0", "dt", "k0", "count", "per", "limit", "info", "stride", "F", "_P", "_K", "_n",
+            "_m", "_src", "_in_ptr", "_out_ptr", "_by_src", *names.roles,
+            *[f"S_{n}" for n in states], *[f"T_{g}" for g in names.signals], "_has",
+            *[f"C_{j}" for j in range(len(names.clamps))], *[f"L_{n}" for n in nodes],
+            *[f"N_{n}" for n in states], *buffers, *names.kernel_arrays,
+            *names.param_arrays]  # fmt: skip
+
+
+def _buffered(integrator: Integrator) -> bool:
+    """A Runge-Kutta method keeps start, sum and slopes per state; the Euler steps need none."""
+    return integrator.tableau is not None and not integrator.folds_dt
+
+
+def compiled_steps(
+    ir: StepIR, rhs: LoopKernel, clamps: list[dict], integrator: Integrator
+) -> tuple[str, list[str], str]:
+    """``(source of _steps, lines of the adapter _chunk, its result)`` for ``ir``, its compiled
+    rhs, its clamps and the integrator."""
+    names = step_names(ir, rhs, clamps)
+    arguments = _arguments(names, integrator)
+    frame = [
+        "for _k in range(count):",
+        "    _t = t0 + (k0 + _k) * dt",
+        "    _base = (k0 + _k) * per",
+        *_indent(_body(names, rhs, integrator)),
+        *_indent(_divergence_lines(names)),
+        *_indent(_snapshot_lines(names)),
+    ]
+    source = "\n".join([
+        '@numba.njit(cache=True, error_model="numpy")',
+        f"def _steps({', '.join(arguments)}):",
+        *_indent(["_rows = _P.shape[0]", "_tv = np.empty(1)", *frame, "return count"]),
+    ])  # fmt: skip
+    passed = {"per": 'table["per_step"]', "F": "frozen", "_n": "_plan['n']", "_m": "_plan['m']"}
+    adapter = _adapter(ir, names, rhs, integrator)
+    adapter.append(f"_taken = _steps({', '.join(passed.get(a, a) for a in arguments)})")
+    adapter.append(f"write_back(state, {{{', '.join(f'{n!r}: S_{n}' for n in names.states)}}})")
+    return source, adapter, "_taken"
+
+
+def _adapter(ir: StepIR, names: StepNames, rhs: LoopKernel, integrator: Integrator) -> list[str]:
+    """The adapter's lines before the call: the state, table, plan and parameters as the
+    compiled function's arrays."""
     params = [v for v, (d, source, _) in rhs.inputs.items() if source == "param" and d == "scalar"]
-    adapter = [
+    lines = [
         lead_line("state", ir.global_fields),
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
         f"_P = param_rows(p, {params!r}, _rows)",
-        f"_K = decay_rows(_decay_kernel(p), {decays!r}, _rows)",
+        f"_K = decay_rows(_decay_kernel(p), {names.decays!r}, _rows)",
+        *[f'{v} = _plan["roles"]["{rhs.inputs[v][2]}"]' for v in names.roles],
+        *[f'{v} = signal_rows(p["{rhs.inputs[v][2]}"], _rows)' for v in names.param_arrays],
     ]
-    for v in roles:
-        adapter.append(f'{v} = _plan["roles"]["{rhs.inputs[v][2]}"]')
-    for v in param_arrays:
-        adapter.append(f'{v} = signal_rows(p["{rhs.inputs[v][2]}"], _rows)')
-    for name in states:
-        sized = "_plan['n']" if domain[name] == "node" else "_plan['m']"
-        if domain[name] == "global":  # a view: the compiled steps update the state in place
-            adapter.append(f'S_{name} = global_rows(state["{name}"], _rows)')
+    for name in names.states:
+        domain = names.domain[name]
+        if domain == "global":  # a view: the compiled steps update the state in place
+            lines.append(f'S_{name} = global_rows(state["{name}"], _rows)')
         else:
-            adapter.append(f'S_{name} = as_rows(state["{name}"], _rows, {sized})')
-    adapter.append(f"_present = table_signals(table, {signals!r}, _plan['n'])")
-    for g in signals:
-        adapter.append(f'T_{g} = _present["{g}"]')
-    has = [f'float("{c["signal"]}" in table["signals"])' for c in clamps]
-    adapter.append(f"_has = np.array([{', '.join(has)}] or [0.0])")
-    for j, c in enumerate(clamps):
-        adapter.append(f'C_{j} = _plan["roles"]["is_{c["role"]}"]')
-    for name in states:
-        if domain[name] == "node":
-            adapter.append(f'L_{name} = live_rows(_plan, "{name}")')
-    adapter += [line for line in rhs.wrapper if "loop_buffers(" in line]
-    passed = {"per": 'table["per_step"]', "_n": "_plan['n']", "_m": "_plan['m']"}
-    call = f"_euler_steps({', '.join(passed.get(a, a) for a in arguments)})"
-    return source, adapter, call
+            lines.append(f'S_{name} = as_rows(state["{name}"], _rows, {_PLAN_SIZES[domain]})')
+    lines.append(f"_present = table_signals(table, {names.signals!r}, _plan['n'])")
+    lines += [f'T_{g} = _present["{g}"]' for g in names.signals]
+    has = [f'float("{c["signal"]}" in table["signals"])' for c in names.clamps]
+    lines.append(f"_has = np.array([{', '.join(has)}] or [0.0])")
+    lines += [f'C_{j} = _plan["roles"]["is_{c["role"]}"]' for j, c in enumerate(names.clamps)]
+    lines += [f'L_{n} = live_rows(_plan, "{n}")' for n in names.states if names.domain[n] == "node"]
+    lines += [f'N_{n} = snaps["{n}"]' for n in names.states]
+    if _buffered(integrator):
+        stages = len(integrator.tableau.b) + 2
+        shapes = [f"({stages}, _rows, {_PLAN_SIZES[names.domain[n]]})" for n in names.states]
+        buffers = ", ".join(f"G_{n}" for n in names.states)
+        lines.append(f'{buffers}, = loop_buffers(_plan, (_KEY, "_steps"), ({", ".join(shapes)},))')
+    return lines + [line for line in rhs.wrapper if "loop_buffers(" in line]

@@ -13,7 +13,8 @@ same arcs by source, for sums into sources).
 
 import numpy as np
 
-from .loop import divergence_site, record_row, run_steps_loop, table_row
+from .chunk import frozen_flags
+from .loop import run_recorded
 from .params import model_params
 
 
@@ -123,27 +124,14 @@ def live_rows(plan, name) -> np.ndarray:
 
 
 def run_steps_compiled(t0, dt, steps, state, plan, params, table, record, model) -> int:
-    """``run_steps`` with the steps between two records in one compiled call
-    (``model["chunk"]``): Python runs only at record points."""
-    if plan.get("frozen"):  # the compiled loop knows no frozen states: step by step
-        return run_steps_loop(t0, dt, steps, state, plan, params, table, record, model)
+    """``run_steps`` with the steps in compiled code (``model["chunk"]``): a compiled call
+    returns only at a divergence, at the end, or when its snapshot buffers are full, and the
+    records are evaluated from the snapshots (see :func:`run_recorded`)."""
     p = model_params(params, plan, model)
-    per, stride, info = table["per_step"], record["stride"], np.zeros(5)
-    record["closing"] = False
-    if record["start"]:
-        record_row(t0, state, plan, params, table_row(table, 0), record, model)
-    done = 0
-    while done < steps:
-        count = min(stride - done % stride, steps - done)
-        taken = model["chunk"](t0, dt, done, count, state, plan, p, table, record["limit"], info)
-        if info[4] > 0:
-            name = list(state)[int(info[1])]
-            site = divergence_site(float(info[0]), state, name, int(info[2]), float(info[3]), model)
-            record["diverged"] = site
-            return done + taken
-        done += count
-        record["closing"] = record["final"] and done == steps
-        if done % stride == 0 or record["closing"]:
-            t = t0 + done * dt
-            record_row(t, state, plan, params, table_row(table, done * per), record, model)
-    return steps
+    frozen = frozen_flags(plan, model)
+    limit, stride, chunk = record["limit"], record["stride"], model["chunk"]
+
+    def advance(k0, count, info, snaps):
+        return chunk(t0, dt, k0, count, state, plan, p, table, limit, info, stride, snaps, frozen)
+
+    return run_recorded(advance, t0, dt, steps, state, plan, params, table, record, model)

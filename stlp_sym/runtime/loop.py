@@ -26,6 +26,7 @@ preallocated ``t`` and ``values`` (one row per record, a member axis after it fo
 
 import numpy as np
 
+from .chunk import snapshot_arrays
 from .energy import energy_parts, energy_parts_of, energy_total
 from .params import model_params
 from .plan import batch_shape, global_fields_of
@@ -167,17 +168,11 @@ def energies_at(times, states, plan, params, signals, model) -> dict:
     return {name: value.reshape((count, *lead, *value.shape[1:])) for name, value in parts.items()}
 
 
-def snapshot_buffers(state, steps, stride, model, budget=1 << 25) -> dict:
-    """Room for the states at the record points of ``steps`` steps: one C-contiguous
-    ``(cap, rows, size)`` array per state (rows: the batch's members, 1 unbatched; a global
-    state's size is 1), ``cap`` at most ``budget`` bytes' worth and at least 1."""
+def snapshot_capacity(state, steps, stride, budget=1 << 25) -> int:
+    """How many record points of ``steps`` steps the snapshot arrays hold: all of them, at
+    most ``budget`` bytes' worth, at least one."""
     each = sum(np.asarray(value).nbytes for value in state.values())
-    cap = max(1, min(steps // stride, budget // max(1, each)))
-    buffers = {}
-    for name, value in state.items():
-        size = 1 if model["states"][name]["domain"] == "global" else value.shape[-1]
-        buffers[name] = np.empty((cap, max(1, value.size // size), size))
-    return buffers
+    return max(1, min(steps // stride, budget // max(1, each)))
 
 
 def snapshots_taken(snaps, count, state) -> dict:
@@ -231,7 +226,7 @@ def run_recorded(advance, t0, dt, steps, state, plan, params, table, record, mod
     record["closing"] = False
     if record["start"]:
         record_row(t0, state, plan, params, table_row(table, 0), record, model)
-    snaps = snapshot_buffers(state, steps, stride, model)
+    snaps = snapshot_arrays(state, model, snapshot_capacity(state, steps, stride))
     info, done = np.zeros(6), 0
     while done < steps:
         info[5] = 0
