@@ -65,9 +65,10 @@ def _largest_gap(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarra
 def check_normalised(ctx: Context) -> Check:
     """theory 4.2(iii): ``lambda = phi lambda_hat`` maps the raw system onto the normalised one.
 
-    The raw module is built with ``normalise=False`` (on the NumPy backend); at random raw states, the normalised
-    ``rhs`` must give ``lambda_hat^(m+1)`` from the Leibniz rule (for ``phi = exp(theta t)``:
-    ``lambda_hatdot = lambdadot / phi - theta lambda_hat``) and every other rate unchanged;
+    The raw module is built with ``normalise=False`` (on the NumPy backend); at random raw
+    states, the normalised ``rhs`` must give ``lambda_hat^(m+1)`` from the Leibniz rule (for
+    ``phi = exp(theta t)``: ``lambda_hatdot = lambdadot / phi - theta lambda_hat``) and every
+    other rate unchanged;
     under the exact policy the solved multipliers must satisfy ``lambda_hat = lambda / phi``.
     """
     from ..cache.store import build
