@@ -68,8 +68,8 @@ def check_normalised(ctx: Context) -> Check:
     The raw module is built with ``normalise=False`` (on the NumPy backend); at random raw
     states, the normalised ``rhs`` must give ``lambda_hat^(m+1)`` from the Leibniz rule (for
     ``phi = exp(theta t)``: ``lambda_hatdot = lambdadot / phi - theta lambda_hat``) and every
-    other rate unchanged;
-    under the exact policy the solved multipliers must satisfy ``lambda_hat = lambda / phi``.
+    other rate unchanged; under the exact policy the solved multipliers must satisfy
+    ``lambda_hat = lambda / phi``.
     """
     from ..cache.store import build
 
