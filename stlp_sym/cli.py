@@ -496,8 +496,9 @@ _GRAPH_HELP = (
 def _demo_screening(args: argparse.Namespace, action):
     """The tracking models, and the screening of those other than ``stlp`` (``action``), under
     way at once: in a worker process when their modules must be compiled (see
-    :class:`~stlp_sym.display.demo.Screening`)."""
-    from .display.demo import DEMO_INTEGRATOR, Screening, tracking_models
+    :class:`~stlp_sym.display.screening.Screening`)."""
+    from .display.demo import DEMO_INTEGRATOR, tracking_models
+    from .display.screening import Screening
     from .options import resolved
 
     names = tracking_models({"stlp": action})

@@ -8,21 +8,13 @@ True
 from __future__ import annotations
 
 import math
-import os
-import warnings
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from multiprocessing import get_context
 from types import ModuleType
 
 import numpy as np
 
-from ..cache.store import build, cached_path
 from ..checks.backprop import BackpropLimit, backprop_limit, static_params
 from ..graph.digraph import Digraph
-from ..options import Options
 from ..runner.loop import run
 from ..runner.tasks import make_task
 from ..symbolic.action import Action
@@ -63,99 +55,6 @@ def screen(
             trace = run(module, graph, task, horizon=horizon, dt=dt, seed=seed, progress=False)
             scores[name, task_name] = float(trace.score(task.score_fraction))
     return scores
-
-
-def screen_candidates(
-    candidates: Mapping[str, Options], graph_spec: str, tasks: list[str], dt: float, seed: int
-) -> tuple[dict[tuple[str, str], float], list[tuple[str, type[Warning]]]]:
-    """:func:`screen` of the built-in models named in ``candidates``, each built under its
-    options (resolved), on the graph of ``graph_spec`` (a worker process's job): the scores,
-    and the warnings raised, as ``(message, category)``, for the parent to show."""
-    from ..symbolic.models import MODELS
-
-    with warnings.catch_warnings(record=True) as caught:
-        modules = {name: build(MODELS[name].build(), o) for name, o in candidates.items()}
-        scores = screen(modules, Digraph.from_spec(graph_spec), tasks, dt, seed)
-    return scores, [(str(w.message), w.category) for w in caught]
-
-
-def idle_cores() -> float:
-    """About how many of the cores this process may run on are idle: their number less the
-    load average of the last minute (what runs and waits to run)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return (cores or 1) - load
-
-
-def compiles_afresh(candidates: Mapping[str, Options]) -> bool:
-    """True when some candidate is a numba module not yet in the cache (its kernels will be
-    compiled on their first call)."""
-    from ..symbolic.models import MODELS
-
-    return any(
-        o.backend == "numba" and not cached_path(MODELS[name].build(), o).is_file()
-        for name, o in candidates.items()
-    )
-
-
-@dataclass
-class Screening:
-    """The demo's screening of the tracking models other than ``stlp`` (``candidates``: their
-    options, resolved). When their modules are new numba modules and a second core is idle,
-    it runs in a worker process from :meth:`start` on, so that their generation and
-    compilation overlap the parent's own work (deriving, verifying and screening ``stlp``);
-    else in the parent, in :meth:`finish`. The scores are the same either way: the same code
-    on the same numbers."""
-
-    candidates: dict[str, Options]
-    graph_spec: str
-    dt: float
-    seed: int
-    pending: Future | None = None
-
-    @classmethod
-    def start(
-        cls, candidates: Mapping[str, Options], graph_spec: str, dt: float, seed: int
-    ) -> Screening:
-        """The screening, under way in a worker process when that pays (see the class)."""
-        screening = cls(dict(candidates), graph_spec, dt, seed)
-        # this process needs one core, the worker another: both about idle (on a busy
-        # machine the two would share a core, and the worker's start-up is a loss)
-        if idle_cores() > 1.5 and compiles_afresh(screening.candidates):
-            # spawned, not forked: the parent may hold Numba's and LLVM's state and threads
-            workers = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-            screening.pending = workers.submit(
-                screen_candidates, screening.candidates, graph_spec, list(SCREEN_HORIZON), dt, seed
-            )
-            workers.shutdown(wait=False)  # the worker ends when its one job is done
-        return screening
-
-    def finish(
-        self, stlp_module: ModuleType
-    ) -> tuple[dict[str, ModuleType], dict[tuple[str, str], float]]:
-        """The modules (``stlp_module`` as ``stlp``; the candidates built, from the cache when
-        the worker made them) and every score, model by model within each task."""
-        from ..symbolic.models import MODELS
-
-        tasks, graph = list(SCREEN_HORIZON), Digraph.from_spec(self.graph_spec)
-        if self.pending is None:
-            modules = {"stlp": stlp_module} | self._built(MODELS)
-            return modules, screen(modules, graph, tasks, self.dt, self.seed)
-        scores = screen({"stlp": stlp_module}, graph, tasks, self.dt, self.seed)
-        try:
-            found, caught = self.pending.result()
-        except BrokenProcessPool:  # the worker died (killed, out of memory): screen here
-            found, caught = screen_candidates(
-                self.candidates, self.graph_spec, tasks, self.dt, self.seed
-            )
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
-        modules = {"stlp": stlp_module} | self._built(MODELS)  # the worker's, from the cache
-        scores |= found
-        return modules, {(name, task): scores[name, task] for task in tasks for name in modules}
-
-    def _built(self, models: Mapping) -> dict[str, ModuleType]:
-        return {name: build(models[name].build(), o) for name, o in self.candidates.items()}
 
 
 def choose(scores: dict[tuple[str, str], float]) -> dict[str, str]:
