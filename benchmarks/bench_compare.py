@@ -21,7 +21,12 @@ All three methods learn the same network on the same task (docs/theory.md sectio
 
 Methods:
 
-- **STLP**: ``step`` of ``build(MODELS["stlp"].build(), MODELS["stlp"].options)``.
+- **STLP**: ``step`` of ``build(MODELS["stlp"].build(), MODELS["stlp"].options)`` on the NumPy
+  backend, called once per step.
+- **STLP numba**: the same model on the numba backend through ``run()``, its compiled run loop
+  (the steps between two records in one call, recording every 50 steps: outputs, L/phi, H/phi,
+  the weights' norm), continued chunk by chunk from a checkpoint of the last state. Checked
+  equal to the NumPy ``step`` before timing. Left out when Numba does not import.
 - **BPTT**: truncated back-propagation through time on non-overlapping windows of ``T`` steps:
   the forward pass stores ``x_k`` and ``sigma'(a_k)`` per step, the backward pass accumulates the
   window's gradient over the arcs (``np.add.reduceat`` / ``np.bincount``, like the generated
@@ -38,11 +43,12 @@ timed (``--check`` runs only that), and their forward pass against the generated
 weights frozen.
 
 Time per step: the median over interleaved repetitions (each repetition runs every method once,
-at least 200 steps and whole BPTT windows). STLP and RTRL have no window, so they are timed once
-per ``n``. Memory: ``tracemalloc`` peak over building the learner's state (index arrays, weights,
-plan or sensitivities or activation store) and a run of ``max(T, 200)`` steps (RTRL at large
-``n``: fewer, see the ``steps`` column); NumPy reports its buffers to ``tracemalloc``, BLAS
-workspace is not seen.
+at least 200 steps and whole BPTT windows; STLP numba in whole runs of 1,000 steps). The STLP
+rows and RTRL have no window, so they are timed once per ``n``. Memory: ``tracemalloc`` peak over
+building the learner's state (index arrays, weights, plan or sensitivities or activation store)
+and a run of ``max(T, 200)`` steps (RTRL at large ``n``: fewer, see the ``steps`` column; STLP
+numba: whole runs of 1,000); NumPy reports its buffers to ``tracemalloc``, BLAS workspace and
+Numba's own allocations inside compiled code are not seen.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
@@ -66,7 +72,10 @@ from machine import describe
 
 from stlp_sym.cache.store import build
 from stlp_sym.graph import Digraph
-from stlp_sym.runner.tasks import Signals, make_task
+from stlp_sym.options import numba_available
+from stlp_sym.runner.checkpoint import Checkpoint
+from stlp_sym.runner.loop import run
+from stlp_sym.runner.tasks import Signals, Task, make_task
 from stlp_sym.symbolic.models import MODELS
 
 MODEL = "stlp"
@@ -77,6 +86,7 @@ WINDOWS = (100, 1_000, 10_000)
 QUICK_SIZES = (8, 32)
 QUICK_WINDOWS = (100, 1_000)
 MIN_STEPS = 200
+LOOP_STEPS = 1_000
 LEARNING_RATE = 1e-3
 SEED = 0
 CHECK_GRAPH = "random:6,20,3:in=1:out=1"  # cycles and self-loops
@@ -339,6 +349,27 @@ class STLP:
         return {}
 
 
+class STLPLoop:
+    """A module's compiled run loop: ``run()`` continued from a checkpoint of the last state,
+    with its default parameters and recording."""
+
+    def __init__(self, module: ModuleType, graph: Digraph, task: Task) -> None:
+        self.module, self.graph, self.task = module, graph, task
+        plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
+        self.state = module.init(plan, module.PARAMS, SEED)
+        self.k = 0
+
+    def run(self, steps: int) -> Phases:
+        """Run ``steps`` steps (one ``run()`` call)."""
+        resume = Checkpoint(self.k, self.state, {})
+        trace = run(
+            self.module, self.graph, self.task, steps=self.k + steps, dt=TAU, seed=SEED,
+            resume=resume, progress=False,
+        )  # fmt: skip
+        self.state, self.k = trace.state, trace.steps
+        return {}
+
+
 class Learner(Protocol):
     """What the benchmark runs: ``run(steps)`` returns seconds per phase; ``k`` counts the
     steps done so far (BPTT runs whole windows, so possibly more than asked)."""
@@ -382,7 +413,7 @@ def check(module: ModuleType) -> dict[str, float]:
     """BPTT and RTRL window gradients against central differences, and the baselines'
     forward pass against the generated module with frozen weights, on :data:`CHECK_GRAPH`."""
     graph = Digraph.from_spec(CHECK_GRAPH)
-    signals = make_task(TASK, graph).signals
+    signals = make_task(TASK, graph).for_module(module).signals
     p = module.PARAMS
     net = Network.of(graph, CHECK_TAU, p["c"], p["q"])
     rng = np.random.default_rng(1)
@@ -410,7 +441,7 @@ def check(module: ModuleType) -> dict[str, float]:
 def frozen_module_gap(module: ModuleType, graph: Digraph, net: Network, w: np.ndarray) -> float:
     """Max |x| difference after :data:`CHECK_STEPS` steps between :meth:`Network.advance` and
     the generated module's ``step`` with ``r`` so large that its weights do not move."""
-    signals = make_task(TASK, graph).signals
+    signals = make_task(TASK, graph).for_module(module).signals
     stlp = STLP(module, graph, signals, r=1e300)
     stlp.state["w"][:] = w
     x = start_state(net, signals)
@@ -421,10 +452,28 @@ def frozen_module_gap(module: ModuleType, graph: Digraph, net: Network, w: np.nd
     return float(np.max(np.abs(stlp.state["x"] - x)))
 
 
-def run_checks(module: ModuleType) -> bool:
+def loop_gap(module: ModuleType, loop_module: ModuleType) -> float:
+    """Largest relative difference of the weights after :data:`MIN_STEPS` steps on
+    ``complete:8:in=1``: ``loop_module`` through :class:`STLPLoop` (two ``run()`` calls, the
+    second continuing the first) against ``module``'s ``step`` (:class:`STLP`)."""
+    graph = Digraph.from_spec(graph_spec(8))
+    task = make_task(TASK, graph)
+    signals = task.for_module(module).signals  # by the module's signal names, as Network reads
+    stepped, looped = STLP(module, graph, signals), STLPLoop(loop_module, graph, task)
+    stepped.run(MIN_STEPS)
+    looped.run(MIN_STEPS // 2)
+    looped.run(MIN_STEPS - MIN_STEPS // 2)
+    w, reference = looped.state["w"], stepped.state["w"]
+    return float(np.max(np.abs(w - reference)) / np.max(np.abs(reference)))
+
+
+def run_checks(module: ModuleType, loop_module: ModuleType | None = None) -> bool:
     """Print the checks on stderr; True if all pass :data:`CHECK_TOLERANCE`."""
     passed = True
-    for name, value in check(module).items():
+    results = check(module)
+    if loop_module is not None:
+        results["STLP numba run loop vs NumPy step (weights)"] = loop_gap(module, loop_module)
+    for name, value in results.items():
         ok = value < CHECK_TOLERANCE
         passed &= ok
         progress(f"check {name}: {value:.2e} ({'ok' if ok else 'FAILED'})")
@@ -482,6 +531,7 @@ class Setup:
     graph: Digraph
     signals: Signals
     w0: np.ndarray
+    loop_module: ModuleType | None = None
 
     def network(self) -> Network:
         """A fresh network (index arrays copied)."""
@@ -492,19 +542,22 @@ class Setup:
         """A fresh learner of ``method`` (``window`` matters to BPTT only)."""
         if method == "STLP":
             return STLP(self.module, self.graph, self.signals)
+        if method == "STLP numba":
+            return STLPLoop(self.loop_module, self.graph, make_task(TASK, self.graph))
         if method == "BPTT":
             return BPTT(self.network(), self.w0, window, self.signals)
         return RTRL(self.network(), self.w0, self.signals, LEARNING_RATE)
 
 
-def setup(module: ModuleType, n: int) -> Setup:
+def setup(module: ModuleType, n: int, loop_module: ModuleType | None = None) -> Setup:
     """The graph, the task's signals and the initial weights (the module's ``init``)."""
     graph = Digraph.from_spec(graph_spec(n))
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
     if not np.array_equal(plan["src"], graph.src) or not np.array_equal(plan["dst"], graph.dst):
         raise RuntimeError("the module's arc order differs from the graph's")
     w0 = module.init(plan, module.PARAMS, SEED)["w"].copy()
-    return Setup(module, graph, make_task(TASK, graph).signals, w0)
+    signals = make_task(TASK, graph).for_module(module).signals
+    return Setup(module, graph, signals, w0, loop_module)
 
 
 def seconds_per_step(learner: Learner, steps: int) -> tuple[float, int, Phases]:
@@ -573,6 +626,8 @@ def measure_memory(make: Callable[[], Learner], steps: int) -> Memory:
 def memory_steps(method: str, window: int, per_step: float, settings: Settings) -> int:
     """``max(T, 200)`` steps (whole windows for BPTT); RTRL capped by its time budget."""
     steps = max(window, MIN_STEPS)
+    if method == "STLP numba":
+        return LOOP_STEPS * math.ceil(steps / LOOP_STEPS)
     if method == "BPTT":
         return window * math.ceil(steps / window)
     if method == "RTRL":
@@ -581,11 +636,23 @@ def memory_steps(method: str, window: int, per_step: float, settings: Settings) 
     return steps
 
 
-def measure_size(module: ModuleType, n: int, settings: Settings) -> list[Row]:
+def methods(loop_module: ModuleType | None) -> tuple[str, ...]:
+    """The methods measured: STLP numba only with a numba module."""
+    return ("STLP", "STLP numba", "BPTT", "RTRL") if loop_module else ("STLP", "BPTT", "RTRL")
+
+
+def measure_size(
+    module: ModuleType, n: int, settings: Settings, loop_module: ModuleType | None = None
+) -> list[Row]:
     """All rows of one graph size: interleaved timing, then one memory run per row."""
-    env = setup(module, n)
+    env = setup(module, n, loop_module)
     progress(f"n = {n}: {graph_spec(n)}, {env.graph.n_arcs:,} arcs; timing")
     learners: dict[str, tuple[Learner, int]] = {"STLP": (env.make("STLP", 1), 1)}
+    if loop_module is not None:
+        loop = env.make("STLP numba", 1)
+        loop.run(MIN_STEPS)  # compiled (or loaded from the cache) before anything is timed
+        # timed in whole runs of 1,000 steps: a run() call's own set-up is then amortised
+        learners["STLP numba"] = (loop, LOOP_STEPS)
     for window in settings.windows:
         learners[f"BPTT {window}"] = (env.make("BPTT", window), window)
     learners["RTRL"] = (env.make("RTRL", 1), 1)
@@ -595,7 +662,7 @@ def measure_size(module: ModuleType, n: int, settings: Settings) -> list[Row]:
             progress(f"warning: n = {n}, {key}: non-finite values after the timed runs")
     del learners
     rows = []
-    for method in ("STLP", "BPTT", "RTRL"):
+    for method in methods(loop_module):
         for window in settings.windows:
             timing = timings[f"BPTT {window}" if method == "BPTT" else method]
             steps = memory_steps(method, window, timing.per_step, settings)
@@ -626,6 +693,8 @@ def cost_note(row: Row) -> str:
     shares = row.timing.shares
     if row.method == "STLP":
         return "rhs kernel + Euler update of x, lambda, w, wdot: O(n+|A|) per step, no history"
+    if row.method == "STLP numba":
+        return "compiled run loop, records every 50 steps: O(n+|A|) per step, no history"
     if row.method == "BPTT":
         return (
             f"forward {shares['forward']:.0%}, backward {shares['backward']:.0%}; "
@@ -685,14 +754,15 @@ def report(rows: list[Row], settings: Settings, markdown: bool) -> str:
     """The table, with the machine and the settings."""
     described = (
         f"graphs `complete:N:in=1`, task `{TASK}`, explicit Euler tau = "
-        f"{TAU:g}, model `{MODEL}` ({MODELS[MODEL].options.describe()}); time/step: median of "
+        f"{TAU:g}, model `{MODEL}` ({replace(MODELS[MODEL].options, backend='numpy').describe()}; "
+        "STLP numba: backend=numba); time/step: median of "
         f"{settings.repeats} interleaved repetitions (STLP and RTRL timed once per n, shown on "
         "every T row); memory: tracemalloc over setup + run"
     )
     table = render(HEADER, [cells(r) for r in rows], markdown)
     slopes = "; ".join(
         f"{method} " + ", ".join(f"{s:,.0f}" for s in memory_slopes(rows, method))
-        for method in ("STLP", "BPTT", "RTRL")
+        for method in dict.fromkeys(r.method for r in rows)
     )
     return (
         f"Machine: {machine()}\n\nSettings: {described}\n\n{table}\n\n"
@@ -725,14 +795,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Check the gradients, run every measurement, print the table."""
     args = parse_args(argv)
     progress(f"machine: {machine()}")
-    module = build(MODELS[MODEL].build(), MODELS[MODEL].options)
-    if not run_checks(module):
+    action, options = MODELS[MODEL].build(), MODELS[MODEL].options
+    module = build(action, replace(options, backend="numpy"))
+    loop_module = build(action, replace(options, backend="numba")) if numba_available() else None
+    if not run_checks(module, loop_module):
         sys.exit(1)
     if args.check:
         return
     settings = settings_of(args)
     started = time.perf_counter()
-    rows = [row for n in settings.sizes for row in measure_size(module, n, settings)]
+    rows = [row for n in settings.sizes for row in measure_size(module, n, settings, loop_module)]
     progress(f"done in {time.perf_counter() - started:.1f} s")
     print(report(rows, settings, markdown=False))
     if args.markdown is not None:

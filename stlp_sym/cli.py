@@ -493,26 +493,29 @@ _GRAPH_HELP = (
 )
 
 
-def _demo_choice(args: argparse.Namespace, graph, stlp_module, action) -> tuple[dict, dict]:
-    """Every tracking model on each task over a short horizon: the modules and the choice."""
-    from .cache.store import build
-    from .display.demo import (
-        DEMO_INTEGRATOR,
-        SCREEN_HORIZON,
-        choose,
-        format_score,
-        screen,
-        tracking_models,
-    )
+def _demo_screening(args: argparse.Namespace, action):
+    """The tracking models, and the screening of those other than ``stlp`` (``action``), under
+    way at once: in a worker process when their modules must be compiled (see
+    :class:`~stlp_sym.display.screening.Screening`)."""
+    from .display.demo import DEMO_INTEGRATOR, tracking_models
+    from .display.screening import Screening
+    from .options import resolved
 
     names = tracking_models({"stlp": action})
-    models = {name: _model(name) for name in names if name != "stlp"}
-    modules = {"stlp": stlp_module} | {
-        name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
-        for name, model in models.items()
+    candidates = {
+        name: resolved(replace(_options(_model(name), args), integrator=DEMO_INTEGRATOR))
+        for name in names
+        if name != "stlp"
     }
+    return names, Screening.start(candidates, DEMO_GRAPH, args.dt, args.seed)
+
+
+def _demo_choice(names: list[str], screening, stlp_module) -> tuple[dict, dict]:
+    """Every tracking model on each task over a short horizon: the modules and the choice."""
+    from .display.demo import DEMO_INTEGRATOR, SCREEN_HORIZON, choose, format_score
+
+    modules, scores = screening.finish(stlp_module)
     tasks = list(SCREEN_HORIZON)
-    scores = screen(modules, graph, tasks, args.dt, args.seed)
     chosen = choose(scores)
     horizons = ", ".join(f"{task} to t = {h:g}" for task, h in SCREEN_HORIZON.items())
     print(
@@ -568,6 +571,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"== stlp demo: model {model.name} on {DEMO_GRAPH} ({graph.n} nodes, {graph.n_arcs} arcs)"
     )
     print(f"   {action.description}\n   options: {options.describe()}\n")
+    names, screening = _demo_screening(args, action)
     start = time.perf_counter()
     stages = compile(action, options)  # derived once; every step below reuses it
     lines = text_equations(stages.derivation)
@@ -578,7 +582,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
-    modules, chosen = _demo_choice(args, graph, module, action)
+    modules, chosen = _demo_choice(names, screening, module)
     results = []
     for task, name in chosen.items():
         print(f"\n== run {task} with model {name}")
@@ -760,7 +764,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--plot", metavar="OUT", help="write the plots into OUT (default: DIR)")
     show.set_defaults(func=cmd_show)
 
-    demo = commands.add_parser("demo", help="the main job on the built-in default (about 30 s)")
+    demo = commands.add_parser(
+        "demo", help="the main job on the built-in default (seconds, once compiled)"
+    )
     demo.add_argument("--out", default="stlp-demo", help="directory for plots (./stlp-demo)")
     demo.add_argument("--dt", type=positive_float, default=1e-3, help="time step (default 1e-3)")
     demo.add_argument("--seed", type=seed_value, default=0, help="seed of the initial weights")

@@ -167,6 +167,14 @@ def read_valid(path: Path, key: str | None = None) -> bool:
     return verified_text(path, key) is not None
 
 
+def cached_path(action: Action, options: Options) -> Path:
+    """Where :func:`generate` keeps the module of ``action`` under ``options`` (resolved) in
+    the cache: a name holding the cache key, in :func:`private_cache_dir`."""
+    options = resolved(options)
+    key = cache_key(action, options)
+    return private_cache_dir() / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
+
+
 def generate(
     action: Action,
     options: Options,
@@ -185,8 +193,7 @@ def generate(
     options = resolved(options)
     key = cache_key(action, options)
     if out_dir is None:
-        directory = private_cache_dir()
-        path = directory / f"{module_filename(action, options)[:-3]}_{key[:16]}.py"
+        path = cached_path(action, options)
     else:
         path = check_output(out_dir, "--out", directory=True) / module_filename(action, options)
     if not read_valid(path, key):
