@@ -493,29 +493,26 @@ _GRAPH_HELP = (
 )
 
 
-def _demo_screening(args: argparse.Namespace, action):
-    """The tracking models, and the screening of those other than ``stlp`` (``action``), under
-    way at once: in a worker process when their modules must be compiled (see
-    :class:`~stlp_sym.display.screening.Screening`)."""
-    from .display.demo import DEMO_INTEGRATOR, tracking_models
-    from .display.screening import Screening
-    from .options import resolved
+def _demo_choice(args: argparse.Namespace, graph, stlp_module, action) -> tuple[dict, dict]:
+    """Every tracking model on each task over a short horizon: the modules and the choice."""
+    from .cache.store import build
+    from .display.demo import (
+        DEMO_INTEGRATOR,
+        SCREEN_HORIZON,
+        choose,
+        format_score,
+        screen,
+        tracking_models,
+    )
 
     names = tracking_models({"stlp": action})
-    candidates = {
-        name: resolved(replace(_options(_model(name), args), integrator=DEMO_INTEGRATOR))
-        for name in names
-        if name != "stlp"
+    models = {name: _model(name) for name in names if name != "stlp"}
+    modules = {"stlp": stlp_module} | {
+        name: build(model.build(), replace(_options(model, args), integrator=DEMO_INTEGRATOR))
+        for name, model in models.items()
     }
-    return names, Screening.start(candidates, DEMO_GRAPH, args.dt, args.seed)
-
-
-def _demo_choice(names: list[str], screening, stlp_module) -> tuple[dict, dict]:
-    """Every tracking model on each task over a short horizon: the modules and the choice."""
-    from .display.demo import DEMO_INTEGRATOR, SCREEN_HORIZON, choose, format_score
-
-    modules, scores = screening.finish(stlp_module)
     tasks = list(SCREEN_HORIZON)
+    scores = screen(modules, graph, tasks, args.dt, args.seed)
     chosen = choose(scores)
     horizons = ", ".join(f"{task} to t = {h:g}" for task, h in SCREEN_HORIZON.items())
     print(
@@ -571,7 +568,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"== stlp demo: model {model.name} on {DEMO_GRAPH} ({graph.n} nodes, {graph.n_arcs} arcs)"
     )
     print(f"   {action.description}\n   options: {options.describe()}\n")
-    names, screening = _demo_screening(args, action)
     start = time.perf_counter()
     stages = compile(action, options)  # derived once; every step below reuses it
     lines = text_equations(stages.derivation)
@@ -582,7 +578,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n== generated {path} ({time.perf_counter() - start:.2f} s)")
     report = verify_model(model, options, DEMO_GRAPH, module=module, stages=stages)
     print(report.table())
-    modules, chosen = _demo_choice(names, screening, module)
+    modules, chosen = _demo_choice(args, graph, module, action)
     results = []
     for task, name in chosen.items():
         print(f"\n== run {task} with model {name}")

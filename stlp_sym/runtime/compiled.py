@@ -106,14 +106,16 @@ def decay_rows(decays, names, rows) -> np.ndarray:
 
 
 def table_signals(table, names, n) -> dict:
-    """The table's signals ``names`` as C-contiguous ``(rows, n)`` arrays (zeros when absent:
-    an optional clamp's signal the task does not give)."""
+    """The table's signals ``names`` as C-contiguous, writable ``(rows, n)`` arrays (zeros
+    when absent: an optional clamp's signal the task does not give). Writable like the signals
+    the kernels get elsewhere, so that Numba compiles each kernel for one array type only."""
     present = {}
     for name in names:
         values = table["signals"].get(name)
         if values is None:
             values = np.zeros((1, n))
-        present[name] = np.ascontiguousarray(np.broadcast_to(values, (len(values), n)), float)
+        values = np.broadcast_to(values, (len(values), n))
+        present[name] = np.require(values, np.float64, ["C_CONTIGUOUS", "WRITEABLE"])
     return present
 
 
