@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 from recorded_numbers import signals_for
 from test_global_fields import MECHANICS, shared_bias
 from test_param_domains import MODEL
 
 from stlp_sym.cache.store import build
 from stlp_sym.checks import is_one_node
+from stlp_sym.codegen.fusion import fused_runs
+from stlp_sym.codegen.kernel import Kernel, Op
 from stlp_sym.graph import Digraph
 from stlp_sym.options import INTEGRATORS, Options
 from stlp_sym.parse.modelfile import load_model, read_model
@@ -236,3 +239,27 @@ def test_step_takes_signals_per_member_through_the_python_step(integrator) -> No
             module.step(k * DT, DT, state, plan, None, signals)
         states.append(state)
     _close(states[1], states[0])
+
+
+def test_euler_updates_edge_states_in_the_kernels_last_pass_over_the_arcs() -> None:
+    """Under Euler the numba module updates ``w`` and ``w_d1`` at the end of the rhs kernel's
+    last arc pass that reads them (no pass of their own); the results above are unchanged."""
+    module = build(MODELS["stlp"].build(), Options(integrator="euler", backend="numba"))
+    text = Path(module.__file__).read_text(encoding="utf-8")
+    steps = text[text.index("def _steps(") :]
+    steps = steps[: steps.index("\n\n\n")]
+    assert "_rhs_kernel_fused_loops(" in steps and "_u_w_d1" in text
+    assert "S_w[_mb, _ni]" not in steps and "S_w_d1[_mb, _ni]" not in steps
+    assert "S_x[_mb, _ni] = S_x[_mb, _ni] * (1.0 - dt" in steps  # node states: their own pass
+
+
+def test_an_edge_state_read_after_its_last_arc_pass_is_not_fused() -> None:
+    w, g = sp.symbols("w g")
+    inputs = {"w": ("edge", "jet", "w"), "x": ("node", "jet", "x")}
+    ops = (Op("g", "edge", "gather", source="x", end="src"), Op("e", "edge", "expr", w * g))
+    later = Op("s", "node", "scatter", source="w", end="src")  # out-sums of w after that pass
+    domains = {"w": "edge", "x": "node"}
+    alone = Kernel(inputs, ops, {"w": "e"}, {}, domains)
+    assert fused_runs(alone, [["w"]]) == {"w": 0}
+    read_later = Kernel(inputs, (*ops, later), {"w": "e", "x": "s"}, {}, domains)
+    assert fused_runs(read_later, [["w"]]) == {}

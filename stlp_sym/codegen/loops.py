@@ -143,13 +143,29 @@ def _nests(before: tuple, ops: list[Op]) -> bool:
     return not any(op.kind == "gather" and op.end == "src" and op.source in defined for op in ops)
 
 
-def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> LoopKernel:
+def kernel_runs(kernel: Kernel) -> list[tuple]:
+    """The loops of the compiled kernel in order: ``(domain, ops, tail, after)`` per run (a
+    node run, an edge run with the node ops after its arcs, or a global run, each with the
+    second arc loop of its nodes; see :func:`loop_kernel`)."""
+    return _owner_fused(_merged(_groups(kernel.ops)[1]))
+
+
+def loop_kernel(
+    kernel: Kernel,
+    name: str,
+    globals_: tuple[str, ...] = (),
+    arc_tails: dict[int, list[str]] | None = None,
+    extra: tuple[str, ...] = (),
+) -> LoopKernel:
     """The compiled loops of ``kernel`` (``name`` is the NumPy kernel's function name;
-    ``globals_`` the action's global fields, whose values carry no node or arc axis)."""
+    ``globals_`` the action's global fields, whose values carry no node or arc axis).
+
+    ``arc_tails`` (for fused updates) gives lines run at the end of each arc's body in the
+    edge run of that number (:func:`kernel_runs`), ``extra`` the arguments they read."""
     used = set(kernel.outputs.values()).union(*(op.reads for op in kernel.ops))
     inputs = {v: spec for v, spec in kernel.inputs.items() if v in used}
-    before, plain = _groups(kernel.ops)
-    runs = _owner_fused(_merged(plain))
+    before = _groups(kernel.ops)[0]
+    runs = kernel_runs(kernel)
     # where each value is made: (run, part), part 0 the arc loop, 1 the node ops, 2 the second
     # arc loop of the run
     made = {
@@ -257,13 +273,15 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
     for var in _row_arrays(inputs):
         body.append(f"    _sg_{var} = {_MEMBER} if {var}.shape[0] > 1 else 0")
     body += [f"    {op.target} = {expr_line(op, '0')}" for op in before]
-    for domain, ops, tail, after in runs:
+    for run, (domain, ops, tail, after) in enumerate(runs):
         if domain == "global":
             body += ["    " + line for op in ops for line in global_lines(op)]
             continue
         lines = [*out_sum_lines(ops + tail), f"for {_NODE} in range(_n):"]
+        tails = ["        " + line for line in (arc_tails or {}).get(run, [])]
         second = [f"    for {_ARC} in range(_in_ptr[{_NODE}], _in_ptr[{_NODE} + 1]):"] * bool(after)
         second += ["        " + line for op in after for line in op_lines(op, _ARC, {})]
+        second += tails if after else []  # fused updates: after the last pass over the arcs
         if domain == "node":
             lines += ["    " + line for op in ops for line in op_lines(op, _NODE, {})]
             body += ["    " + line for line in lines + second]
@@ -279,6 +297,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
         lines.append(f"    for {_ARC} in range(_in_ptr[{_NODE}], _in_ptr[{_NODE} + 1]):")
         lines += ["        " + line for op in ops for line in op_lines(op, _ARC, {})]
         lines += [f"        {fused[t]} += {ref(v, _ARC)}" for t, v in sums.items()]
+        lines += [] if after else tails
         lines += ["    " + line for op in tail for line in op_lines(op, _NODE, fused)]
         body += ["    " + line for line in lines + second]
     # outputs read straight from an input or computed from parameters only fill their domain
@@ -308,6 +327,7 @@ def loop_kernel(kernel: Kernel, name: str, globals_: tuple[str, ...] = ()) -> Lo
         *[f"_o_{v}" for v in out_arrays],
         *filled.values(),
         *[f"_t_{v}" for v in sorted(arrays)],
+        *extra,
     ]
     temps = {f"_t_{v}": "node" if domain_of[v] == "node" else "edge" for v in sorted(arrays)}
     source = "\n".join(

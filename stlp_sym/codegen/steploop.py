@@ -8,7 +8,7 @@ per integrator kind: explicit Euler with ``dt`` folded into the kernel, semi-imp
 an explicit Runge-Kutta tableau, each with the semantics of the runtime's Python step
 (``stlp_sym/runtime/integrate.py``): every clamp is set from the table row of its stage time
 (row ``k D + j`` is the time ``t0 + (k + j / D) dt``), a Runge-Kutta step clamps once more at
-``t + dt``, and a frozen state (flag ``F[j]``) is never updated. A Runge-Kutta method keeps, per
+``t + dt``, and a frozen state (flag ``_F[j]``) is never updated. A Runge-Kutta method keeps, per
 state, one work array ``G`` of the plan: the start value, the weighted sum of the slopes and one
 slope per stage (allocated once per plan and batch size).
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .fusion import fused_kernel, fused_runs
 from .integrators import Integrator
 from .ir import StepIR
 from .loops import LoopKernel, lead_line
@@ -90,7 +91,7 @@ def _entries(names: StepNames, name: str, inner: list[str]) -> list[str]:
 
 def _unfrozen(names: StepNames, name: str, inner: list[str]) -> list[str]:
     """``inner`` for every entry of state ``name`` unless the state is held fixed."""
-    return [f"if F[{names.states.index(name)}] == 0.0:", *_indent(_entries(names, name, inner))]
+    return [f"if _F[{names.states.index(name)}] == 0.0:", *_indent(_entries(names, name, inner))]
 
 
 def _at(name: str) -> str:
@@ -120,6 +121,8 @@ def _kernel_call(names: StepNames, rhs: LoopKernel, scale: str) -> str:
         spec = rhs.inputs.get(a)
         if a in ("_T", "_scale"):
             call.append("_tv" if a == "_T" else scale)
+        elif a.startswith("_u_"):  # a state the fused kernel updates
+            call.append(f"S_{a[3:]}")
         elif spec is not None and spec[1] == "jet":
             call.append(f"S_{spec[2]}")
         elif spec is not None and spec[1] == "signal":
@@ -156,21 +159,46 @@ def _stage(names: StepNames, rhs: LoopKernel, node: float, scale: str) -> list[s
     ]
 
 
-def _euler_body(names: StepNames, rhs: LoopKernel) -> list[str]:
+def _euler_update(names: StepNames, name: str, array: str, at: str, scale: str) -> list[str]:
+    """Explicit Euler's update of entry ``[_mb, at]`` of state ``name`` (arrays ``array``
+    + state name; ``scale`` is ``dt``): ``s <- s (1 - dt k) + dt rest``."""
+    target = f"{array}{name}[_mb, {at}]"
+    if name not in names.rates:
+        return [f"{target} += {scale} * {array}{names.nxt[name]}[_mb, {at}]"]
+    value = target
+    if name in names.decays:
+        value = f"{value} * (1.0 - {scale} * _K[_mb, {names.decays.index(name)}])"
+    return [f"{target} = {value} + {names.rates[name]}[_mb, {at}]"]
+
+
+def _fused(ir: StepIR, names: StepNames) -> tuple[dict[str, int], LoopKernel | None]:
+    """Euler's edge updates placed in the rhs kernel's arc passes, and that kernel."""
+    chains: dict[str, list[str]] = {}
+    for s in ir.states:
+        if s.domain == "edge":
+            chains.setdefault(s.field, []).append(s.name)
+    placed = fused_runs(ir.rhs, list(chains.values()))
+    if not placed:
+        return placed, None
+    updates = {
+        name: [f"if _F[{names.states.index(name)}] == 0.0:",
+               *_indent(_euler_update(names, name, "_u_", "_ea", "_scale"))]
+        for name in placed
+    }  # fmt: skip
+    return placed, fused_kernel(ir.rhs, ir.global_fields, placed, names.order, updates)
+
+
+def _euler_body(names: StepNames, rhs: LoopKernel, placed: dict[str, int]) -> list[str]:
     """Explicit Euler, ``dt`` folded into the kernel: ``s <- s (1 - dt k) + dt rest`` on live
-    entries, lower states first with the old value of the next one."""
+    entries, lower states first with the old value of the next one (the ``placed`` states are
+    updated inside the kernel ``rhs``)."""
     lines = _stage(names, rhs, 0.0, "dt")
     for name in names.order:
-        if name not in names.rates:
-            inner = [f"{_at(name)} += dt * {_at(names.nxt[name])}"]
-        else:
-            value = _at(name)
-            if name in names.decays:
-                value = f"{value} * (1.0 - dt * _K[_mb, {names.decays.index(name)}])"
-            inner = [f"{_at(name)} = {value} + {names.rates[name]}[_mb, _ni]"]
-            live = _live(names, name)
-            inner = [f"if {live}:", *_indent(inner)] if live else inner
-        lines += _unfrozen(names, name, inner)
+        if name in placed:
+            continue
+        inner = _euler_update(names, name, "S_", "_ni", "dt")
+        live = _live(names, name) if name in names.rates else None
+        lines += _unfrozen(names, name, [f"if {live}:", *_indent(inner)] if live else inner)
     return lines
 
 
@@ -258,10 +286,12 @@ def _snapshot_lines(names: StepNames) -> list[str]:
     ]
 
 
-def _body(names: StepNames, rhs: LoopKernel, integrator: Integrator) -> list[str]:
-    """One step of ``integrator`` (its rule, or its tableau)."""
+def _body(
+    names: StepNames, rhs: LoopKernel, integrator: Integrator, placed: dict[str, int]
+) -> list[str]:
+    """One step of ``integrator`` (its rule, or its tableau); ``rhs`` the kernel it calls."""
     if integrator.folds_dt:
-        return _euler_body(names, rhs)
+        return _euler_body(names, rhs, placed)
     if integrator.tableau is None:
         return _semi_implicit_body(names, rhs)
     return _runge_kutta_body(names, rhs, integrator.tableau.as_floats())
@@ -271,7 +301,7 @@ def _arguments(names: StepNames, integrator: Integrator) -> list[str]:
     """The compiled function's arguments."""
     states, nodes = names.states, [n for n in names.states if names.domain[n] == "node"]
     buffers = [f"G_{n}" for n in states] if _buffered(integrator) else []
-    return ["t0", "dt", "k0", "count", "per", "limit", "info", "stride", "F", "_P", "_K", "_n",
+    return ["t0", "dt", "k0", "count", "per", "limit", "info", "stride", "_F", "_P", "_K", "_n",
             "_m", "_src", "_in_ptr", "_out_ptr", "_by_src", *names.roles,
             *[f"S_{n}" for n in states], *[f"T_{g}" for g in names.signals], "_has",
             *[f"C_{j}" for j in range(len(names.clamps))], *[f"L_{n}" for n in nodes],
@@ -291,11 +321,12 @@ def compiled_steps(
     rhs, its clamps and the integrator."""
     names = step_names(ir, rhs, clamps)
     arguments = _arguments(names, integrator)
+    placed, fused = _fused(ir, names) if integrator.folds_dt else ({}, None)
     frame = [
         "for _k in range(count):",
         "    _t = t0 + (k0 + _k) * dt",
         "    _base = (k0 + _k) * per",
-        *_indent(_body(names, rhs, integrator)),
+        *_indent(_body(names, fused or rhs, integrator, placed)),
         *_indent(_divergence_lines(names)),
         *_indent(_snapshot_lines(names)),
     ]
@@ -304,7 +335,9 @@ def compiled_steps(
         f"def _steps({', '.join(arguments)}):",
         *_indent(["_rows = _P.shape[0]", "_tv = np.empty(1)", *frame, "return count"]),
     ])  # fmt: skip
-    passed = {"per": 'table["per_step"]', "F": "frozen", "_n": "_plan['n']", "_m": "_plan['m']"}
+    if fused is not None:  # the kernel with the fused updates goes first
+        source = f"{fused.source}\n\n\n{source}"
+    passed = {"per": 'table["per_step"]', "_F": "frozen", "_n": "_plan['n']", "_m": "_plan['m']"}
     adapter = _adapter(ir, names, rhs, integrator)
     adapter.append(f"_taken = _steps({', '.join(passed.get(a, a) for a in arguments)})")
     adapter.append(f"write_back(state, {{{', '.join(f'{n!r}: S_{n}' for n in names.states)}}})")
