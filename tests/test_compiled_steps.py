@@ -249,8 +249,8 @@ def test_euler_updates_edge_states_in_the_kernels_last_pass_over_the_arcs() -> N
     steps = text[text.index("def _steps(") :]
     steps = steps[: steps.index("\n\n\n")]
     assert "_rhs_kernel_fused_loops(" in steps and "_u_w_d1" in text
-    assert "S_w[_mb, _ni]" not in steps and "S_w_d1[_mb, _ni]" not in steps
-    assert "S_x[_mb, _ni] = S_x[_mb, _ni] * (1.0 - dt" in steps  # node states: their own pass
+    assert "_S_w[_mb, _ni]" not in steps and "_S_w_d1[_mb, _ni]" not in steps
+    assert "_S_x[_mb, _ni] = _S_x[_mb, _ni] * (1.0 - _dt" in steps  # node states: their own pass
 
 
 def test_an_edge_state_read_after_its_last_arc_pass_is_not_fused() -> None:
@@ -263,3 +263,28 @@ def test_an_edge_state_read_after_its_last_arc_pass_is_not_fused() -> None:
     assert fused_runs(alone, [["w"]]) == {"w": 0}
     read_later = Kernel(inputs, (*ops, later), {"w": "e", "x": "s"}, {}, domains)
     assert fused_runs(read_later, [["w"]]) == {}
+
+
+@pytest.mark.parametrize("integrator", ["euler", "rk4"])
+def test_model_names_like_the_compiled_frames_own_are_kept_apart(integrator, tmp_path) -> None:
+    """Parameters named as the compiled steps' and their adapter's arguments were once
+    (``info``, ``count``, ``table``, ``limit``, ``per``, ``S_v``) change nothing."""
+    import re
+
+    renamed = {"tau": "info", "mask": "count", "q": "table", "c": "S_v", "r_w": "limit",
+               "theta": "per"}  # fmt: skip
+    text = re.sub(r"\b(tau|mask|q|c|r_w|theta)\b", lambda m: renamed[m.group(1)], MODEL)
+    originals = tmp_path / "tau-tracker.toml"
+    originals.write_text(MODEL)
+    clashing = tmp_path / "clashing.toml"
+    clashing.write_text(text)
+    graph = _graph("cycles")
+    tau = np.random.default_rng(5).uniform(0.5, 2.0, graph.n)
+    options = Options(integrator=integrator, backend="numba")
+    outputs = [
+        run(build(load_model(path).build(), options), graph,
+            signals_for(build(load_model(path).build(), options), graph.n), steps=300,
+            params={name: tau}, progress=False).output
+        for path, name in ((originals, "tau"), (clashing, "info"))
+    ]  # fmt: skip
+    np.testing.assert_array_equal(outputs[1], outputs[0])

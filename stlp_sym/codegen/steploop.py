@@ -26,7 +26,11 @@ from .ir import StepIR
 from .loops import LoopKernel, lead_line
 
 #: The adapter's signature (``model["chunk"]``).
-CHUNK_ARGUMENTS = "t0, dt, k0, count, state, _plan, p, table, limit, info, stride, snaps, frozen"
+#: Every name the adapter and ``_steps`` introduce starts with an underscore: a model's own names
+#: (fields, parameters, signals) start with a letter, so none can shadow them.
+CHUNK_ARGUMENTS = (
+    "_t0, _dt, _k0, _count, _state, _plan, _p, _table, _limit, _info, _stride, _snaps, _frozen"
+)
 _SIZES = {"node": "_n", "edge": "_m", "global": "1"}
 _PLAN_SIZES = {"node": "_plan['n']", "edge": "_plan['m']", "global": "1"}
 
@@ -95,12 +99,12 @@ def _unfrozen(names: StepNames, name: str, inner: list[str]) -> list[str]:
 
 
 def _at(name: str) -> str:
-    return f"S_{name}[_mb, _ni]"
+    return f"_S_{name}[_mb, _ni]"
 
 
 def _live(names: StepNames, name: str) -> str | None:
     """Where a node state exists (a kernel output elsewhere is no rate), else None."""
-    return f"L_{name}[_ni] > 0" if names.domain[name] == "node" else None
+    return f"_L_{name}[_ni] > 0" if names.domain[name] == "node" else None
 
 
 def _rate(names: StepNames, name: str) -> str:
@@ -122,11 +126,11 @@ def _kernel_call(names: StepNames, rhs: LoopKernel, scale: str) -> str:
         if a in ("_T", "_scale"):
             call.append("_tv" if a == "_T" else scale)
         elif a.startswith("_u_"):  # a state the fused kernel updates
-            call.append(f"S_{a[3:]}")
+            call.append(f"_S_{a[3:]}")
         elif spec is not None and spec[1] == "jet":
-            call.append(f"S_{spec[2]}")
+            call.append(f"_S_{spec[2]}")
         elif spec is not None and spec[1] == "signal":
-            call.append(f"T_{spec[2]}[_row:_row + 1]")
+            call.append(f"_T_{spec[2]}[_row:_row + 1]")
         else:
             call.append(a)
     return f"{rhs.name}_loops({', '.join(call)})"
@@ -139,8 +143,8 @@ def _clamp_lines(names: StepNames) -> list[str]:
         setting = [
             "for _mb in range(_rows):",
             "    for _ni in range(_n):",
-            f"        if C_{j}[_ni] > 0:",
-            f"            S_{c['state']}[_mb, _ni] = T_{c['signal']}[_row, _ni]",
+            f"        if _C_{j}[_ni] > 0:",
+            f"            _S_{c['state']}[_mb, _ni] = _T_{c['signal']}[_row, _ni]",
         ]
         lines += setting if c["required"] else [f"if _has[{j}] > 0:", *_indent(setting)]
     return lines
@@ -148,7 +152,7 @@ def _clamp_lines(names: StepNames) -> list[str]:
 
 def _stage(names: StepNames, rhs: LoopKernel, node: float, scale: str) -> list[str]:
     """Clamps and kernel at the stage time ``t + node dt`` (the table row of that time)."""
-    time, row = f"_t + {node!r} * dt", f"_base + int({node!r} * per + 0.5)"
+    time, row = f"_t + {node!r} * _dt", f"_base + int({node!r} * _per + 0.5)"
     if node == 0:
         time, row = "_t", "_base"
     return [
@@ -192,11 +196,11 @@ def _euler_body(names: StepNames, rhs: LoopKernel, placed: dict[str, int]) -> li
     """Explicit Euler, ``dt`` folded into the kernel: ``s <- s (1 - dt k) + dt rest`` on live
     entries, lower states first with the old value of the next one (the ``placed`` states are
     updated inside the kernel ``rhs``)."""
-    lines = _stage(names, rhs, 0.0, "dt")
+    lines = _stage(names, rhs, 0.0, "_dt")
     for name in names.order:
         if name in placed:
             continue
-        inner = _euler_update(names, name, "S_", "_ni", "dt")
+        inner = _euler_update(names, name, "_S_", "_ni", "_dt")
         live = _live(names, name) if name in names.rates else None
         lines += _unfrozen(names, name, [f"if {live}:", *_indent(inner)] if live else inner)
     return lines
@@ -207,7 +211,7 @@ def _semi_implicit_body(names: StepNames, rhs: LoopKernel) -> list[str]:
     state with its updated next one."""
     lines = _stage(names, rhs, 0.0, "1.0")
     for name in reversed(names.order):
-        lines += _unfrozen(names, name, [f"{_at(name)} = {_at(name)} + {_rate(names, name)} * dt"])
+        lines += _unfrozen(names, name, [f"{_at(name)} = {_at(name)} + {_rate(names, name)} * _dt"])
     return lines
 
 
@@ -215,10 +219,10 @@ def _restart_lines(names: StepNames, row: tuple[float, ...]) -> list[str]:
     """A stage's state: the start plus ``dt`` times the tableau row's slopes, in order."""
     lines = []
     for name in names.order:
-        value = f"G_{name}[0, _mb, _ni]"
+        value = f"_G_{name}[0, _mb, _ni]"
         for j, a in enumerate(row):
             if a:
-                value = f"{value} + G_{name}[{2 + j}, _mb, _ni] * ({a!r} * dt)"
+                value = f"{value} + _G_{name}[{2 + j}, _mb, _ni] * ({a!r} * _dt)"
         lines += _unfrozen(names, name, [f"{_at(name)} = {value}"])
     return lines
 
@@ -227,9 +231,9 @@ def _slope_lines(names: StepNames, i: int, weight: float) -> list[str]:
     """Slope ``i`` kept, and added with its integer weight to the sum of slopes."""
     lines = []
     for name in names.order:
-        total = f"G_{name}[1, _mb, _ni]"
+        total = f"_G_{name}[1, _mb, _ni]"
         weighted = f"_r * {weight!r}" if i == 0 else f"{total} + _r * {weight!r}"
-        inner = [f"_r = {_rate(names, name)}", f"G_{name}[{2 + i}, _mb, _ni] = _r",
+        inner = [f"_r = {_rate(names, name)}", f"_G_{name}[{2 + i}, _mb, _ni] = _r",
                  f"{total} = {weighted}"]  # fmt: skip
         lines += _unfrozen(names, name, inner)
     return lines
@@ -240,16 +244,16 @@ def _runge_kutta_body(names: StepNames, rhs: LoopKernel, tableau: dict) -> list[
     set once more at ``t + dt``."""
     lines = []
     for name in names.order:
-        lines += _entries(names, name, [f"G_{name}[0, _mb, _ni] = {_at(name)}"])
+        lines += _entries(names, name, [f"_G_{name}[0, _mb, _ni] = {_at(name)}"])
     stages = zip(tableau["a"], tableau["c"], tableau["weights"], strict=True)
     for i, (row, node, weight) in enumerate(stages):
         lines += _restart_lines(names, row) if i else []
         lines += _stage(names, rhs, node, "1.0") + _slope_lines(names, i, weight)
-    scale = f"(dt / {tableau['divisor']!r})"
+    scale = f"(_dt / {tableau['divisor']!r})"
     for name in names.order:
-        inner = [f"{_at(name)} = G_{name}[0, _mb, _ni] + G_{name}[1, _mb, _ni] * {scale}"]
+        inner = [f"{_at(name)} = _G_{name}[0, _mb, _ni] + _G_{name}[1, _mb, _ni] * {scale}"]
         lines += _unfrozen(names, name, inner)
-    return [*lines, "_row = _base + per", *_clamp_lines(names)]
+    return [*lines, "_row = _base + _per", *_clamp_lines(names)]
 
 
 def _divergence_lines(names: StepNames) -> list[str]:
@@ -257,16 +261,22 @@ def _divergence_lines(names: StepNames) -> list[str]:
     largest entry is reported in ``info`` and the steps taken returned."""
     lines = []
     for j, name in enumerate(names.states):
+        # one comparison an entry (false for nan too); the largest is sought only then
         lines += [
-            "_best, _at = -1.0, -1",
-            f"for _e in range(S_{name}.size):",
-            f"    _v = S_{name}.flat[_e]",
-            "    _a = abs(_v) if np.isfinite(_v) else np.inf",
-            "    if _a > limit and _a > _best:",
-            "        _best, _at = _a, _e",
-            "if _at >= 0:",
-            f"    info[0], info[1], info[2] = _t + dt, {j}, _at",
-            f"    info[3], info[4] = S_{name}.flat[_at], 1.0",
+            "_off = False",
+            f"for _e in range(_S_{name}.size):",
+            f"    if not abs(_S_{name}.flat[_e]) <= _limit:",
+            "        _off = True",
+            "        break",
+            "if _off:",
+            "    _best, _at = -1.0, -1",
+            f"    for _e in range(_S_{name}.size):",
+            f"        _v = _S_{name}.flat[_e]",
+            "        _a = abs(_v) if np.isfinite(_v) else np.inf",
+            "        if _a > _limit and _a > _best:",
+            "            _best, _at = _a, _e",
+            f"    _info[0], _info[1], _info[2] = _t + _dt, {j}, _at",
+            f"    _info[3], _info[4] = _S_{name}.flat[_at], 1.0",
             "    return _k + 1",
         ]
     return lines
@@ -275,13 +285,13 @@ def _divergence_lines(names: StepNames) -> list[str]:
 def _snapshot_lines(names: StepNames) -> list[str]:
     """Every ``stride`` steps, each state copied into its snapshot array at ``info[5]``; a full
     snapshot array ends the call."""
-    copies = [f"N_{name}[_j, :, :] = S_{name}" for name in names.states]
+    copies = [f"_N_{name}[_j, :, :] = _S_{name}" for name in names.states]
     return [
-        "if (k0 + _k + 1) % stride == 0:",
-        "    _j = int(info[5])",
+        "if (_k0 + _k + 1) % _stride == 0:",
+        "    _j = int(_info[5])",
         *_indent(copies),
-        "    info[5] += 1",
-        f"    if info[5] == N_{names.states[0]}.shape[0]:",
+        "    _info[5] += 1",
+        f"    if _info[5] == _N_{names.states[0]}.shape[0]:",
         "        return _k + 1",
     ]
 
@@ -300,12 +310,12 @@ def _body(
 def _arguments(names: StepNames, integrator: Integrator) -> list[str]:
     """The compiled function's arguments."""
     states, nodes = names.states, [n for n in names.states if names.domain[n] == "node"]
-    buffers = [f"G_{n}" for n in states] if _buffered(integrator) else []
-    return ["t0", "dt", "k0", "count", "per", "limit", "info", "stride", "_F", "_P", "_K", "_n",
-            "_m", "_src", "_in_ptr", "_out_ptr", "_by_src", *names.roles,
-            *[f"S_{n}" for n in states], *[f"T_{g}" for g in names.signals], "_has",
-            *[f"C_{j}" for j in range(len(names.clamps))], *[f"L_{n}" for n in nodes],
-            *[f"N_{n}" for n in states], *buffers, *names.kernel_arrays,
+    buffers = [f"_G_{n}" for n in states] if _buffered(integrator) else []
+    return ["_t0", "_dt", "_k0", "_count", "_per", "_limit", "_info", "_stride", "_F", "_P",
+            "_K", "_n", "_m", "_src", "_in_ptr", "_out_ptr", "_by_src", *names.roles,
+            *[f"_S_{n}" for n in states], *[f"_T_{g}" for g in names.signals], "_has",
+            *[f"_C_{j}" for j in range(len(names.clamps))], *[f"_L_{n}" for n in nodes],
+            *[f"_N_{n}" for n in states], *buffers, *names.kernel_arrays,
             *names.param_arrays]  # fmt: skip
 
 
@@ -323,9 +333,9 @@ def compiled_steps(
     arguments = _arguments(names, integrator)
     placed, fused = _fused(ir, names) if integrator.folds_dt else ({}, None)
     frame = [
-        "for _k in range(count):",
-        "    _t = t0 + (k0 + _k) * dt",
-        "    _base = (k0 + _k) * per",
+        "for _k in range(_count):",
+        "    _t = _t0 + (_k0 + _k) * _dt",
+        "    _base = (_k0 + _k) * _per",
         *_indent(_body(names, fused or rhs, integrator, placed)),
         *_indent(_divergence_lines(names)),
         *_indent(_snapshot_lines(names)),
@@ -333,14 +343,14 @@ def compiled_steps(
     source = "\n".join([
         '@numba.njit(cache=True, error_model="numpy")',
         f"def _steps({', '.join(arguments)}):",
-        *_indent(["_rows = _P.shape[0]", "_tv = np.empty(1)", *frame, "return count"]),
+        *_indent(["_rows = _P.shape[0]", "_tv = np.empty(1)", *frame, "return _count"]),
     ])  # fmt: skip
     if fused is not None:  # the kernel with the fused updates goes first
         source = f"{fused.source}\n\n\n{source}"
-    passed = {"per": 'table["per_step"]', "_F": "frozen", "_n": "_plan['n']", "_m": "_plan['m']"}
+    passed = {"_per": '_table["per_step"]', "_F": "_frozen", "_n": "_plan['n']", "_m": "_plan['m']"}
     adapter = _adapter(ir, names, rhs, integrator)
     adapter.append(f"_taken = _steps({', '.join(passed.get(a, a) for a in arguments)})")
-    adapter.append(f"write_back(state, {{{', '.join(f'{n!r}: S_{n}' for n in names.states)}}})")
+    adapter.append(f"write_back(_state, {{{', '.join(f'{n!r}: _S_{n}' for n in names.states)}}})")
     return source, adapter, "_taken"
 
 
@@ -349,30 +359,31 @@ def _adapter(ir: StepIR, names: StepNames, rhs: LoopKernel, integrator: Integrat
     compiled function's arrays."""
     params = [v for v, (d, source, _) in rhs.inputs.items() if source == "param" and d == "scalar"]
     lines = [
-        lead_line("state", ir.global_fields),
+        lead_line("_state", ir.global_fields),
         "_rows = batch_rows(_lead)",
         "_src, _in_ptr, _out_ptr, _by_src = loop_plan(_plan)",
-        f"_P = param_rows(p, {params!r}, _rows)",
-        f"_K = decay_rows(_decay_kernel(p), {names.decays!r}, _rows)",
+        f"_P = param_rows(_p, {params!r}, _rows)",
+        f"_K = decay_rows(_decay_kernel(_p), {names.decays!r}, _rows)",
         *[f'{v} = _plan["roles"]["{rhs.inputs[v][2]}"]' for v in names.roles],
-        *[f'{v} = signal_rows(p["{rhs.inputs[v][2]}"], _rows)' for v in names.param_arrays],
+        *[f'{v} = signal_rows(_p["{rhs.inputs[v][2]}"], _rows)' for v in names.param_arrays],
     ]
     for name in names.states:
         domain = names.domain[name]
         if domain == "global":  # a view: the compiled steps update the state in place
-            lines.append(f'S_{name} = global_rows(state["{name}"], _rows)')
+            lines.append(f'_S_{name} = global_rows(_state["{name}"], _rows)')
         else:
-            lines.append(f'S_{name} = as_rows(state["{name}"], _rows, {_PLAN_SIZES[domain]})')
-    lines.append(f"_present = table_signals(table, {names.signals!r}, _plan['n'])")
-    lines += [f'T_{g} = _present["{g}"]' for g in names.signals]
-    has = [f'float("{c["signal"]}" in table["signals"])' for c in names.clamps]
+            lines.append(f'_S_{name} = as_rows(_state["{name}"], _rows, {_PLAN_SIZES[domain]})')
+    lines.append(f"_present = table_signals(_table, {names.signals!r}, _plan['n'])")
+    lines += [f'_T_{g} = _present["{g}"]' for g in names.signals]
+    has = [f'float("{c["signal"]}" in _table["signals"])' for c in names.clamps]
     lines.append(f"_has = np.array([{', '.join(has)}] or [0.0])")
-    lines += [f'C_{j} = _plan["roles"]["is_{c["role"]}"]' for j, c in enumerate(names.clamps)]
-    lines += [f'L_{n} = live_rows(_plan, "{n}")' for n in names.states if names.domain[n] == "node"]
-    lines += [f'N_{n} = snaps["{n}"]' for n in names.states]
+    lines += [f'_C_{j} = _plan["roles"]["is_{c["role"]}"]' for j, c in enumerate(names.clamps)]
+    nodes = [n for n in names.states if names.domain[n] == "node"]
+    lines += [f'_L_{n} = live_rows(_plan, "{n}")' for n in nodes]
+    lines += [f'_N_{n} = _snaps["{n}"]' for n in names.states]
     if _buffered(integrator):
         stages = len(integrator.tableau.b) + 2
         shapes = [f"({stages}, _rows, {_PLAN_SIZES[names.domain[n]]})" for n in names.states]
-        buffers = ", ".join(f"G_{n}" for n in names.states)
+        buffers = ", ".join(f"_G_{n}" for n in names.states)
         lines.append(f'{buffers}, = loop_buffers(_plan, (_KEY, "_steps"), ({", ".join(shapes)},))')
     return lines + [line for line in rhs.wrapper if "loop_buffers(" in line]
