@@ -285,7 +285,13 @@ def _divergence_lines(names: StepNames) -> list[str]:
 def _snapshot_lines(names: StepNames) -> list[str]:
     """Every ``stride`` steps, each state copied into its snapshot array at ``info[5]``; a full
     snapshot array ends the call."""
-    copies = [f"_N_{name}[_j, :, :] = _S_{name}" for name in names.states]
+    # element by element: a slice assignment would compile Numba's string formatting of its
+    # shape errors, seconds of compilation
+    copies = [
+        line
+        for name in names.states
+        for line in _entries(names, name, [f"_N_{name}[_j, _mb, _ni] = _S_{name}[_mb, _ni]"])
+    ]
     return [
         "if (_k0 + _k + 1) % _stride == 0:",
         "    _j = int(_info[5])",
