@@ -140,6 +140,12 @@ def modules() -> dict:
     }
 
 
+def rk4_modules() -> dict:
+    """Model ``stlp`` under RK4 in both backends (four stages: four times Euler's bytes)."""
+    action, options = MODELS["stlp"].build(), replace(MODELS["stlp"].options, integrator="rk4")
+    return {b: build(action, replace(options, backend=b)) for b in ("numpy", "numba")}
+
+
 def setup(module, spec: str, seed=0):
     graph = Digraph.from_spec(spec)
     plan = module.prepare(graph.n, graph.src, graph.dst, graph.inputs, graph.outputs)
@@ -232,6 +238,17 @@ def large_rows(mods, settings: Settings) -> dict:
             return (time.perf_counter() - start) / 3
 
         rows[f"{b}: Euler step"] = stepping
+    for b, module in rk4_modules().items():
+        graph, plan, state = setup(module, LARGE)
+        task = make_task("tracking-sine", graph).for_module(module)
+        module.step(0.0, DT, state, plan, None, task.signals)
+
+        def rk4_stepping(module=module, plan=plan, state=state, task=task):
+            start = time.perf_counter()
+            module.step(0.0, DT, state, plan, None, task.signals)
+            return time.perf_counter() - start
+
+        rows[f"{b}: RK4 step (its own floor: 4 x the row below)"] = rk4_stepping
     graph, plan, state = setup(mods["numpy"], LARGE)
     args = hand_args(mods["numpy"], plan, state)
     hand_step(0.0, DT, *args)

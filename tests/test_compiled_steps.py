@@ -249,7 +249,7 @@ def test_euler_updates_edge_states_in_the_kernels_last_pass_over_the_arcs() -> N
     steps = text[text.index("def _steps(") :]
     steps = steps[: steps.index("\n\n\n")]
     assert "_rhs_kernel_fused_loops(" in steps and "_u_w_d1" in text
-    assert "_S_w[_mb, _ni]" not in steps and "_S_w_d1[_mb, _ni]" not in steps
+    assert "_S_w[_mb, _ni] +=" not in steps and "_S_w_d1[_mb, _ni] = _S_w_d1" not in steps
     assert "_S_x[_mb, _ni] = _S_x[_mb, _ni] * (1.0 - _dt" in steps  # node states: their own pass
 
 
