@@ -168,7 +168,7 @@ def energies_at(times, states, plan, params, signals, model) -> dict:
     return {name: value.reshape((count, *lead, *value.shape[1:])) for name, value in parts.items()}
 
 
-def snapshot_capacity(state, steps, stride, budget=1 << 25) -> int:
+def snapshot_capacity(state, steps, stride, budget=1 << 23) -> int:
     """How many record points of ``steps`` steps the snapshot arrays hold: all of them, at
     most ``budget`` bytes' worth, at least one."""
     each = sum(np.asarray(value).nbytes for value in state.values())
