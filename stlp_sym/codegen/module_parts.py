@@ -41,14 +41,14 @@ class EntryPoint:
 
 
 def compiles_steps(ir: StepIR, options: Options) -> bool:
-    """True when the module's steps run in compiled code (``run_steps`` between two records,
+    """True when the module's steps run in compiled code (``run_steps`` a chunk at a time,
     ``step`` one at a time): the numba backend under an explicit policy."""
     return options.backend == "numba" and ir.exact is None
 
 
 def entry_points(ir: StepIR, integrator: Integrator, chunked: bool = False) -> list[dict[str, str]]:
     """The module's public functions (the contract of a generated module); ``chunked``: its
-    steps between two records run in one compiled call."""
+    steps run in compiled calls (:func:`compiles_steps`)."""
     energy = ir.energy is not None
     step_doc = (
         f"One {integrator.name} step ({integrator.rule}, order {integrator.order}) from ``t`` "

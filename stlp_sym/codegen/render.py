@@ -148,7 +148,8 @@ def _loop_context(
 
 
 def _chunk_context(ir: StepIR, rhs: LoopKernel, integrator_name: str) -> tuple[dict, str]:
-    """The compiled steps between two records (or of one ``step``) and their Python adapter."""
+    """The compiled steps (of a chunk of ``run_steps``, or of one ``step``) and their Python
+    adapter."""
     integrator = INTEGRATORS[integrator_name]
     source, lines, result = compiled_steps(ir, rhs, clamp_entries(ir), integrator)
     context = {

@@ -1,7 +1,8 @@
 """The numba backend's compiled steps: ``count`` steps of any explicit integrator in one compiled
 call (clamps from the signal table at every stage time, the compiled ``rhs`` kernel, decays,
 live masks, the updates, the divergence check and snapshots every ``stride`` steps), so that
-``run_steps`` calls Python only at record points and ``step`` gets the fused updates too.
+``run_steps`` returns to Python only when its snapshot arrays are full (or at a divergence, or
+the end) and ``step`` gets the fused updates too.
 
 The printed function ``_steps`` is a frame (the time loop, divergence, snapshots) around a body
 per integrator kind: explicit Euler with ``dt`` folded into the kernel, semi-implicit Euler, and
